@@ -1,0 +1,101 @@
+"""Append-only audit log with a hash chain: editing or deleting an entry breaks the chain.
+
+Each entry's hash covers its content and the previous entry's hash, so ``verify`` finds the
+first entry that was edited, removed or inserted out of place. Details never carry secrets
+(passwords, PINs) nor full individual numbers.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import func, select, text
+from sqlalchemy.orm import Session
+
+from jukibridge.errors import AuditChainBroken
+from jukibridge.tables import AuditEntry
+from pki.clock import Clock
+
+GENESIS = "0" * 64
+
+
+def _entry_hash(prev_hash: str, entry: AuditEntry) -> str:
+    body = json.dumps(
+        [entry.entry_id, entry.at.isoformat(), entry.actor, entry.municipality_code,
+         entry.action, entry.target, entry.details],
+        ensure_ascii=False,
+        separators=(",", ":"),
+    )
+    return hashlib.sha256((prev_hash + body).encode()).hexdigest()
+
+
+def record(
+    session: Session,
+    clock: Clock,
+    *,
+    actor: str,
+    action: str,
+    target: str = "",
+    municipality_code: str | None = None,
+    details: dict[str, Any] | None = None,
+) -> AuditEntry:
+    """Append one entry in the caller's transaction (it commits or rolls back with the action)."""
+    if session.get_bind().dialect.name == "postgresql":
+        # Serialise writers so the chain never forks (released at commit or rollback).
+        session.execute(text("SELECT pg_advisory_xact_lock(7410001)"))
+    last = session.execute(
+        select(AuditEntry.entry_id, AuditEntry.entry_hash).order_by(AuditEntry.entry_id.desc())
+        .limit(1)
+    ).first()
+    entry = AuditEntry(
+        entry_id=(last[0] + 1) if last else 1,
+        at=clock.now(),
+        actor=actor,
+        municipality_code=municipality_code,
+        action=action,
+        target=target,
+        details=json.dumps(details or {}, ensure_ascii=False, sort_keys=True,
+                           separators=(",", ":")),
+        prev_hash=last[1] if last else GENESIS,
+    )
+    entry.entry_hash = _entry_hash(entry.prev_hash, entry)
+    session.add(entry)
+    session.flush()
+    return entry
+
+
+@dataclass(frozen=True)
+class ChainReport:
+    entries: int
+    head_hash: str
+
+
+def verify(session: Session, batch: int = 5000) -> ChainReport:
+    """Walk the whole chain; raise ``AuditChainBroken`` at the first entry that does not fit."""
+    prev, expected_id, count = GENESIS, 1, 0
+    last_id = 0
+    while True:
+        rows = session.scalars(
+            select(AuditEntry).where(AuditEntry.entry_id > last_id)
+            .order_by(AuditEntry.entry_id).limit(batch)
+        ).all()
+        if not rows:
+            break
+        for entry in rows:
+            if entry.entry_id != expected_id:
+                raise AuditChainBroken(
+                    f"audit entry {expected_id} is missing", entry_id=expected_id)
+            if entry.prev_hash != prev or _entry_hash(prev, entry) != entry.entry_hash:
+                raise AuditChainBroken(
+                    f"audit entry {entry.entry_id} was altered", entry_id=entry.entry_id)
+            prev, expected_id, count = entry.entry_hash, expected_id + 1, count + 1
+        last_id = rows[-1].entry_id
+        session.expunge_all()
+    return ChainReport(entries=count, head_hash=prev)
+
+
+def count(session: Session) -> int:
+    return int(session.scalar(select(func.count()).select_from(AuditEntry)) or 0)

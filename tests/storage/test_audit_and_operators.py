@@ -1,0 +1,68 @@
+"""The audit chain detects tampering; operators are locked out after repeated failures."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import delete, select, update
+from sqlalchemy.orm import Session, sessionmaker
+
+from jukibridge import audit, operators
+from jukibridge.errors import AuditChainBroken, AuthenticationFailed
+from jukibridge.register import Register
+from jukibridge.tables import AuditEntry, Operator
+from pki.clock import FrozenClock
+from tests.conftest import PASSWORD
+from tests.storage.helpers import arrive
+
+
+def test_an_untouched_chain_verifies(register: Register,
+                                     sessions: sessionmaker[Session]) -> None:
+    arrive(register)
+    with sessions() as s:
+        report = audit.verify(s)
+        assert report.entries == audit.count(s) > 5
+
+
+@pytest.mark.parametrize("tamper", ["edit", "delete", "rehash"])
+def test_a_tampered_chain_is_detected(register: Register, sessions: sessionmaker[Session],
+                                      tamper: str) -> None:
+    arrive(register)
+    with sessions() as s, s.begin():
+        if tamper == "edit":
+            s.execute(update(AuditEntry).where(AuditEntry.entry_id == 3)
+                      .values(actor="somebody-else"))
+        elif tamper == "delete":
+            s.execute(delete(AuditEntry).where(AuditEntry.entry_id == 3))
+        else:  # edit and recompute the entry's own hash: the next entry no longer fits
+            entry = s.get(AuditEntry, 3)
+            assert entry is not None
+            entry.details = '{"forged":true}'
+            entry.entry_hash = audit._entry_hash(entry.prev_hash, entry)
+    with sessions() as s, pytest.raises(AuditChainBroken) as caught:
+        audit.verify(s)
+    assert caught.value.fields["entry_id"] in (3, 4)
+
+
+def test_lockout_after_repeated_failures(sessions: sessionmaker[Session], register: Register,
+                                         clock: FrozenClock) -> None:
+    for _ in range(operators.MAX_FAILURES):
+        with sessions() as s, s.begin(), pytest.raises(AuthenticationFailed):
+            operators.authenticate(s, clock, "clerk", "wrong password!")
+        # the failure is recorded even though authentication raised
+    with sessions() as s:
+        row = s.get(Operator, "clerk")
+        assert row is not None and row.locked_until is not None
+    with sessions() as s, pytest.raises(AuthenticationFailed, match="locked"):
+        operators.authenticate(s, clock, "clerk", PASSWORD)
+    clock.advance(operators.LOCKOUT + timedelta(seconds=1))
+    with sessions() as s, s.begin():
+        operators.authenticate(s, clock, "clerk", PASSWORD)
+
+
+def test_passwords_are_stored_as_argon2_hashes(sessions: sessionmaker[Session],
+                                               register: Register) -> None:
+    with sessions() as s:
+        stored = s.scalar(select(Operator.password_hash).where(Operator.login == "clerk"))
+    assert stored is not None and stored.startswith("$argon2") and PASSWORD not in stored

@@ -1,0 +1,52 @@
+"""``jpki bench``: measured figures for BENCHMARKS.md."""
+
+from __future__ import annotations
+
+import functools
+
+import click
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TimeElapsedColumn
+from rich.table import Table
+
+from web.bench import bench_population
+from web.cli import JpkiGroup, console
+
+
+@click.group(cls=JpkiGroup)
+def bench() -> None:
+    """Benchmarks (results go to BENCHMARKS.md with the command that produced them)."""
+
+
+@bench.command("population")
+@click.option("--size", type=click.IntRange(1, 5_000_000), default=100_000, show_default=True)
+@click.option("--lookups", type=click.IntRange(100, 1_000_000), default=2000, show_default=True)
+@click.option("--pg-url", default=None, envvar="JPKI_BENCH_PG_URL",
+              help="Also run on PostgreSQL (a scratch database is created on this server).")
+def bench_population_cmd(size: int, lookups: int, pg_url: str | None) -> None:
+    """Generate and load SIZE residents; time lookups by resident code (SQLite, PostgreSQL)."""
+    results = []
+    for url in [None] + ([pg_url] if pg_url else []):
+        with Progress("[progress.description]{task.description}", BarColumn(),
+                      MofNCompleteColumn(), TimeElapsedColumn(), console=console,
+                      transient=True) as progress:
+            task = progress.add_task("postgresql" if url else "sqlite", total=size)
+            results.append(bench_population(
+                size, pg_url=url, lookups=lookups,
+                progress=functools.partial(_advance, progress, task)))
+    table = Table(title=f"jpki bench population --size {size}")
+    for column in ("backend", "load s", "residents/s", "lookup p50 ms", "lookup p99 ms",
+                   "raw SELECT p50 ms", "raw SELECT p99 ms", "p99 ratio"):
+        table.add_column(column)
+    for r in results:
+        table.add_row(r.backend, f"{r.load_seconds:.1f}", f"{r.residents_per_second:,.0f}",
+                      f"{r.lookup_p50_ms:.3f}", f"{r.lookup_p99_ms:.3f}", f"{r.raw_p50_ms:.3f}",
+                      f"{r.raw_p99_ms:.3f}", f"{r.lookup_p99_ms / r.raw_p99_ms:.1f}×")
+    console.print(table)
+
+
+def _advance(progress: Progress, task: TaskID, done: int) -> None:
+    progress.update(task, completed=done)
+
+
+def attach(main: click.Group) -> None:
+    main.add_command(bench)

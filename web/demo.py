@@ -1,0 +1,131 @@
+"""A short scripted scenario on a demo instance: what a day at the counter looks like."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import timedelta
+
+from sqlalchemy import func, select
+
+from jukibridge import audit, municipalities, operators, population
+from jukibridge.change_requests import (
+    Birth,
+    ClericalFix,
+    Death,
+    Immigration,
+    MoveIn,
+    MoveInConfirmation,
+    MoveOut,
+    Relocation,
+)
+from jukibridge.errors import Conflict
+from jukibridge.records import RecordState, Role, Sex
+from jukibridge.tables import Operator, Person, RegisterSettings
+from pki.eras import PartialDate
+from web.database import migrate
+from web.services import Services
+
+DEMO_HOME = "112089"  # 所沢市
+DEMO_OTHER = "142034"  # 平塚市
+# Demo credentials, printed by `jpki demo`; never use a demo instance for real data.
+DEMO_OPERATORS = (
+    ("demo-clerk", Role.CLERK, DEMO_HOME),
+    ("demo-chief", Role.SUPERVISOR, DEMO_HOME),
+    ("demo-hiratsuka", Role.CLERK, DEMO_OTHER),
+)
+DEMO_PASSWORD = "demo-password-0000"
+DEMO_POPULATION = 300
+
+
+def prepare(services: Services) -> None:
+    """Migrate, load the municipality table and open the demo registers and operators."""
+    services.settings.home.mkdir(parents=True, exist_ok=True)
+    migrate(services.engine)
+    with services.sessions() as session, session.begin():
+        municipalities.load_table(session)
+        for code in (DEMO_HOME, DEMO_OTHER):
+            if session.get(RegisterSettings, code) is None:
+                municipalities.open_register(session, services.clock, code)
+        for login, role, code in DEMO_OPERATORS:
+            if session.get(Operator, login) is None:
+                operators.add_operator(session, services.clock, login=login,
+                                       password=DEMO_PASSWORD, role=role, municipality_code=code,
+                                       display_name=f"demo {role.value}")
+
+
+def run(services: Services, say: Callable[[str], None]) -> None:
+    """Run the scenario, saying what each step did."""
+    prepare(services)
+    clock = services.clock
+    with services.sessions() as session:
+        residents = session.scalar(select(func.count()).select_from(Person).where(
+            Person.municipality_code == DEMO_HOME, Person.state == RecordState.ACTIVE.value))
+    if (residents or 0) < DEMO_POPULATION:
+        report = population.generate(services.sessions, clock, DEMO_HOME, DEMO_POPULATION)
+        say(f"population: {report.residents} synthetic residents in {report.households} "
+            f"households of 所沢市")
+    home = services.register(DEMO_HOME)
+    other = services.register(DEMO_OTHER)
+    clerk, chief = "demo-clerk", "demo-chief"
+    today = home.today()
+
+    arrival = home.perform(clerk, Immigration(
+        name="山田　花子", name_kana="やまだ　はなこ",
+        birth_date=PartialDate.parse("平成2年5月3日"),
+        sex=Sex.FEMALE, address="並木三丁目1番1号", previous_address="アメリカ合衆国",
+        domicile="埼玉県所沢市並木三丁目1番地", domicile_head="山田　花子",
+        national_health_insurance=True, national_pension=True))
+    mother = arrival.resident_codes[0]
+    say(f"国外転入: 山田花子 arrives from abroad, resident code {mother}")
+
+    baby = home.perform(clerk, Birth(
+        parent_code=mother, name="山田　陽太", name_kana="ヤマダ　ヨウタ",
+        birth_date=PartialDate.of(today), sex=Sex.MALE), notified_on=today)
+    child = baby.resident_codes[0]
+    say(f"出生: 山田陽太 born today, resident code {child}")
+
+    home.perform(clerk, Relocation(resident_codes=[mother, child], address="東町5番8号"),
+                 notified_on=today)
+    say("転居: the household moves to 埼玉県所沢市東町5番8号")
+
+    draft = home.enter(clerk, ClericalFix(resident_code=mother, seq=1,
+                                          items={"domicile": "埼玉県所沢市並木三丁目2番地"}))
+    home.commit(chief, draft)
+    say(f"誤記修正: draft {draft} entered by {clerk}, committed by supervisor {chief}")
+
+    moving = home.perform(clerk, MoveOut(resident_codes=[mother, child],
+                                         destination="神奈川県平塚市浅間町9番1号"),
+                          effective_on=today + timedelta(days=7), notified_on=today)
+    say(f"転出: both move out to 平塚市; move-out certificates {', '.join(moving.certificate_ids)}")
+
+    head = other.perform("demo-hiratsuka", MoveIn(
+        certificate_id=moving.certificate_ids[0], address="浅間町9番1号"))
+    other.perform("demo-hiratsuka", MoveIn(
+        certificate_id=moving.certificate_ids[1], address="浅間町9番1号",
+        join_household_of=head.resident_codes[0], relationship="子"))
+    say("転入: 平塚市 registers both with the certificates; same resident codes")
+    for cert in moving.certificate_ids:
+        home.perform(clerk, MoveInConfirmation(certificate_id=cert,
+                                               destination="神奈川県平塚市浅間町9番1号"))
+    say("転入通知: 所沢市 finalises the removed records with the confirmed destination")
+
+    try:
+        home.perform(clerk, MoveIn(certificate_id=moving.certificate_ids[0],
+                                   address="並木1番1号"))
+    except Conflict as exc:
+        say(f"refused as expected: {exc}")
+
+    elderly = home.search(operator=clerk, birth_date=None, name_kana="ア") or home.search(
+        operator=clerk, name_kana="カ")
+    if elderly:
+        code = elderly[0].resident_code
+        home.perform(clerk, Death(resident_code=code), notified_on=today)
+        say(f"死亡: {elderly[0].name} ({code}) removed; the record stays as 除票")
+
+    history = home.history(mother, operator=chief)
+    say(f"history of {mother}: " + " → ".join(f"{r.seq}:{r.kind.label}" for r in history))
+    with services.sessions() as session:
+        chain = audit.verify(session)
+    say(f"audit chain intact: {chain.entries} entries")
+    say(f"demo operators: {', '.join(login for login, _, _ in DEMO_OPERATORS)} "
+        f"(password {DEMO_PASSWORD}, demo only)")

@@ -1,0 +1,40 @@
+"""Composition root: builds engines, sessions, the clock and the registers from Settings."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from jukibridge.register import Register
+from pki.clock import Clock
+from web.clock import SystemClock
+from web.config import Settings
+from web.database import make_engine, make_sessions
+
+
+@dataclass
+class Services:
+    """Everything a command or the web application needs, built once per process."""
+
+    settings: Settings
+    engine: Engine
+    sessions: sessionmaker[Session]
+    clock: Clock
+    _registers: dict[str, Register] = field(default_factory=dict)
+
+    @classmethod
+    def build(cls, settings: Settings, clock: Clock | None = None) -> Services:
+        engine = make_engine(settings.database_url)
+        return cls(settings=settings, engine=engine, sessions=make_sessions(engine),
+                   clock=clock or SystemClock())
+
+    def register(self, municipality_code: str | None = None) -> Register:
+        code = municipality_code or self.settings.municipality_code
+        if code not in self._registers:
+            self._registers[code] = Register(self.sessions, self.clock, code)
+        return self._registers[code]
+
+    def close(self) -> None:
+        self.engine.dispose()
