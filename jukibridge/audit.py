@@ -1,8 +1,10 @@
 """Append-only audit log with a hash chain: editing or deleting an entry breaks the chain.
 
 Each entry's hash covers its content and the previous entry's hash, so ``verify`` finds the
-first entry that was edited, removed or inserted out of place. Details never carry secrets
-(passwords, PINs) nor full individual numbers.
+first entry that was edited, removed or inserted out of place. Removing entries from the end
+leaves a shorter chain that still fits, so ``verify`` also takes a witness: the head of an
+earlier verification, kept outside the database, which the chain must still contain.
+Details never carry secrets (passwords, PINs) nor full individual numbers.
 """
 
 from __future__ import annotations
@@ -73,9 +75,15 @@ class ChainReport:
     head_hash: str
 
 
-def verify(session: Session, batch: int = 5000) -> ChainReport:
-    """Walk the whole chain; raise ``AuditChainBroken`` at the first entry that does not fit."""
+def verify(session: Session, *, witness: ChainReport | None = None,
+           batch: int = 5000) -> ChainReport:
+    """Walk the whole chain; raise ``AuditChainBroken`` at the first entry that does not fit.
+
+    With a ``witness`` (an earlier report), the chain must still hold that many entries and
+    end, at that entry, in that hash.
+    """
     prev, expected_id, count = GENESIS, 1, 0
+    witnessed = GENESIS if witness is not None and witness.entries == 0 else None
     last_id = 0
     while True:
         rows = session.scalars(
@@ -92,8 +100,19 @@ def verify(session: Session, batch: int = 5000) -> ChainReport:
                 raise AuditChainBroken(
                     f"audit entry {entry.entry_id} was altered", entry_id=entry.entry_id)
             prev, expected_id, count = entry.entry_hash, expected_id + 1, count + 1
+            if witness is not None and count == witness.entries:
+                witnessed = prev
         last_id = rows[-1].entry_id
         session.expunge_all()
+    if witness is not None:
+        if count < witness.entries:
+            raise AuditChainBroken(
+                f"audit entries {count + 1}–{witness.entries} were removed from the end",
+                entry_id=count + 1)
+        if witnessed != witness.head_hash:
+            raise AuditChainBroken(
+                f"audit entry {witness.entries} differs from the last verified head",
+                entry_id=witness.entries)
     return ChainReport(entries=count, head_hash=prev)
 
 

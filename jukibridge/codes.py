@@ -69,6 +69,10 @@ def is_valid_individual_number(value: str) -> bool:
     return _digits(value, 12) and int(value[-1]) == mod11_check_digit(value[:-1])
 
 
+def is_valid_municipality_code(value: str) -> bool:
+    return _digits(value, 6) and int(value[-1]) == municipality_check_digit(value[:-1])
+
+
 def random_resident_code() -> str:
     """A fresh resident code: 10 digits from the CSPRNG and the check digit (never chosen)."""
     body = f"{secrets.randbelow(10**10):010d}"

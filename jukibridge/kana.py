@@ -8,7 +8,7 @@ import unicodedata
 from jukibridge.errors import InvalidInput
 
 IDEOGRAPHIC_SPACE = "\u3000"
-_KATAKANA = re.compile(r"^[\u30a1-\u30fa\u30fc\u30fb\u3000]+$")
+KATAKANA_NAME = re.compile(r"^[\u30a1-\u30fa\u30fc\u30fb\u3000]+$")
 
 
 def normalise_kana(text: str, field: str = "name_kana") -> str:
@@ -19,7 +19,7 @@ def normalise_kana(text: str, field: str = "name_kana") -> str:
     text = unicodedata.normalize("NFKC", text)  # half-width katakana → full-width
     text = "".join(chr(ord(c) + 0x60) if "\u3041" <= c <= "\u3096" else c for c in text)
     text = _single_spaces(text)
-    if not text or not _KATAKANA.match(text):
+    if not text or not KATAKANA_NAME.match(text):
         raise InvalidInput(f"{field} must be written in kana", field=field)
     return text
 

@@ -6,9 +6,11 @@ Every command takes ``--home``; errors are one clear line and a non-zero exit.
 from __future__ import annotations
 
 import functools
+import json
 import os
 import sys
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any, TypeVar
 
 import click
@@ -170,12 +172,37 @@ def audit_group() -> None:
     """The hash-chained audit log."""
 
 
+WITNESS_FILE = "audit-witness.json"
+
+
+def _read_witness(path: Path) -> audit.ChainReport | None:
+    if not path.exists():
+        return None
+    try:
+        data = json.loads(path.read_text("utf-8"))
+        return audit.ChainReport(entries=int(data["entries"]), head_hash=str(data["head_hash"]))
+    except (ValueError, KeyError, TypeError) as exc:
+        raise click.ClickException(f"the audit witness {path} is unreadable: {exc}") from exc
+
+
 @audit_group.command("verify")
+@click.option("--witness", "witness_path", type=click.Path(dir_okay=False, path_type=Path),
+              default=None, help=f"Head of the last verification (default: HOME/{WITNESS_FILE}); "
+              "keep a copy off the database host to detect entries removed from the end.")
 @with_services
-def audit_verify(services: Services) -> None:
-    """Walk the audit chain; exit non-zero at the first edited, removed or inserted entry."""
+def audit_verify(services: Services, witness_path: Path | None) -> None:
+    """Walk the audit chain; exit non-zero at the first edited, removed or inserted entry.
+
+    The chain must also still contain the head recorded by the previous verification; the new
+    head is then recorded in the witness file.
+    """
+    path = witness_path or services.settings.home / WITNESS_FILE
+    witness = _read_witness(path)
     with services.sessions() as session:
-        report = audit.verify(session)
+        report = audit.verify(session, witness=witness)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({"entries": report.entries, "head_hash": report.head_hash}) + "\n",
+                    "utf-8")
     console.print(f"audit chain intact: {report.entries} entries, head {report.head_hash[:16]}…")
 
 

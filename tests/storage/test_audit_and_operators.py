@@ -45,6 +45,36 @@ def test_a_tampered_chain_is_detected(register: Register, sessions: sessionmaker
     assert caught.value.fields["entry_id"] in (3, 4)
 
 
+def test_entries_removed_from_the_end_are_caught_by_the_witness(
+        register: Register, sessions: sessionmaker[Session]) -> None:
+    arrive(register)
+    with sessions() as s:
+        witness = audit.verify(s)
+    with sessions() as s, s.begin():
+        s.execute(delete(AuditEntry).where(AuditEntry.entry_id == witness.entries))
+    with sessions() as s:
+        assert audit.verify(s).entries == witness.entries - 1  # the shorter chain still fits
+        with pytest.raises(AuditChainBroken, match="removed from the end"):
+            audit.verify(s, witness=witness)
+
+
+def test_a_rewritten_tail_differs_from_the_witness(register: Register,
+                                                   sessions: sessionmaker[Session],
+                                                   clock: FrozenClock) -> None:
+    arrive(register)
+    with sessions() as s:
+        witness = audit.verify(s)
+    with sessions() as s, s.begin():
+        s.execute(delete(AuditEntry).where(AuditEntry.entry_id == witness.entries))
+        audit.record(s, clock, actor="intruder", action="register.read", target="x")
+    with sessions() as s, pytest.raises(AuditChainBroken, match="differs") as caught:
+        audit.verify(s, witness=witness)
+    assert caught.value.fields["entry_id"] == witness.entries
+    arrive(register, name="後来　次郎", kana="コウライ　ジロウ")
+    with sessions() as s:  # a longer, untouched chain still holds the witnessed head
+        assert audit.verify(s, witness=audit.verify(s)).entries == audit.count(s)
+
+
 def test_lockout_after_repeated_failures(sessions: sessionmaker[Session], register: Register,
                                          clock: FrozenClock) -> None:
     for _ in range(operators.MAX_FAILURES):

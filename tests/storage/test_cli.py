@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner, Result
-from sqlalchemy import update
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from jukibridge.tables import AuditEntry
@@ -95,6 +95,20 @@ def test_audit_verify_detects_tampering(jpki, sessions: sessionmaker[Session]) -
         s.execute(update(AuditEntry).where(AuditEntry.entry_id == 2).values(target="x"))
     result = jpki("audit", "verify", ok=False)
     assert result.exit_code == 1 and "audit entry 2 was altered" in result.output
+
+
+def test_audit_verify_remembers_the_head(jpki, sessions: sessionmaker[Session],  # type: ignore[no-untyped-def]
+                                         tmp_path: Path) -> None:
+    witness = tmp_path / "witness.json"
+    assert "audit chain intact" in jpki("audit", "verify", "--witness", str(witness)).output
+    assert witness.exists()
+    with sessions() as s, s.begin():
+        last = s.scalars(select(AuditEntry).order_by(AuditEntry.entry_id.desc())).first()
+        assert last is not None
+        s.delete(last)
+    assert "audit chain intact" in jpki("audit", "verify").output  # no witness at HOME yet
+    result = jpki("audit", "verify", "--witness", str(witness), ok=False)
+    assert result.exit_code == 1 and "removed from the end" in result.output
 
 
 def test_demo_runs_and_says_what_it_did(jpki) -> None:  # type: ignore[no-untyped-def]

@@ -38,7 +38,8 @@ def test_known_resident_codes_are_valid(code: str) -> None:
     assert validate_resident_code(code) == code
 
 
-@pytest.mark.parametrize("code", ["131016", "011002", "271004", "112089", "142034", "412091"])
+@pytest.mark.parametrize(
+    "code", ["131016", "011002", "271004", "112089", "142034", "412040", "412091"])
 def test_known_municipality_codes_are_valid(code: str) -> None:
     assert validate_municipality_code(code) == code
 
