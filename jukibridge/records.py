@@ -5,6 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime
 from enum import Enum, IntEnum
+from typing import Any
+
+from sqlalchemy import Row
 
 from jukibridge.tables import Snapshot
 from pki.eras import PartialDate
@@ -130,7 +133,7 @@ class ResidentRecord:
         return self.relationship == HEAD
 
     @classmethod
-    def from_row(cls, row: Snapshot) -> ResidentRecord:
+    def from_row(cls, row: Snapshot | Row[Any]) -> ResidentRecord:
         return cls(
             person_id=row.person_id,
             seq=row.seq,
