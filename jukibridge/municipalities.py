@@ -9,7 +9,7 @@ from importlib import resources
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from jukibridge import audit
+from jukibridge import audit, cs
 from jukibridge.codes import validate_municipality_code
 from jukibridge.errors import Conflict, NotFound
 from jukibridge.records import DEFAULT_SUPERVISOR_KINDS, ChangeKind
@@ -76,6 +76,7 @@ def open_register(session: Session, clock: Clock, code: str, *, actor: str = "sy
         opened_at=clock.now(),
     )
     session.add(settings)
+    cs.open_outbox(session, code)
     audit.record(session, clock, actor=actor, action="register.open", target=code,
                  municipality_code=code)
     return settings

@@ -20,9 +20,10 @@ from faker import Faker
 from sqlalchemy import func, insert, select, text
 from sqlalchemy.orm import Session, sessionmaker
 
-from jukibridge import audit
+from jukibridge import audit, cs
 from jukibridge.codes import random_individual_number, random_resident_code
 from jukibridge.errors import InvalidInput, NotFound
+from jukibridge.identity import IDENTITY_ITEMS
 from jukibridge.records import HEAD, ChangeKind, ChangeStatus, RecordState
 from jukibridge.register import JST
 from jukibridge.tables import (
@@ -42,6 +43,7 @@ MAX_SIZE = 5_000_000
 SPACE = "\u3000"  # between family name and given name
 FOREIGN_HOUSEHOLD_SHARE = 0.045  # foreign households are small: about 3% of residents
 YEAR = 365
+_CREATED = ["created", *IDENTITY_ITEMS]
 
 _PERSONS = Base.metadata.tables[Person.__tablename__]
 _HOUSEHOLDS = Base.metadata.tables[Household.__tablename__]
@@ -444,12 +446,18 @@ class _Writer:
         return plan.members[0].name
 
     def flush(self) -> None:
-        """Insert what was planned since the last flush (parents before children)."""
+        """Insert what was planned since the last flush (parents before children), and the
+        identity events that tell the upper tiers about the new residents."""
+        events = [cs.event_row(row, changed=_CREATED, reason=row["kind"],
+                               changed_on=row["effective_on"], recorded_at=self.issued_at,
+                               change_id=row["change_id"]) for row in self.snapshots]
         for table, rows in ((_HOUSEHOLDS, self.households), (_PERSONS, self.persons),
                             (_SNAPSHOTS, self.snapshots), (_ISSUED, self.issued)):
             if rows:
                 self.session.execute(insert(table), rows)
             rows.clear()
+        if events:
+            cs.write(self.session, events[0]["municipality_code"], events)
 
 
 def generate(sessions: sessionmaker[Session], clock: Clock, municipality_code: str, size: int,

@@ -16,7 +16,7 @@ from sqlalchemy import and_, bindparam, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from jukibridge import audit
+from jukibridge import audit, cs
 from jukibridge.change_requests import Birth, ChangeRequest, from_json, to_json
 from jukibridge.codes import validate_resident_code
 from jukibridge.errors import Conflict, InvalidInput, NotFound, PermissionDenied, RegisterError
@@ -150,6 +150,7 @@ class Register:
             change.status = ChangeStatus.COMMITTED.value
             change.committed_by = operator
             change.committed_at = self._clock.now()
+            cs.emit(session, self._clock, change, outcome.person_ids)
             audit.record(session, self._clock, actor=operator, action="change.commit",
                          target=f"change:{change_id}", municipality_code=self.municipality_code,
                          details={"kind": kind.name, "persons": outcome.person_ids})

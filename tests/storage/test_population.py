@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from jukibridge import audit
+from jukibridge import audit, notices, workers
 from jukibridge.change_requests import Relocation
 from jukibridge.codes import is_valid_individual_number, is_valid_resident_code
 from jukibridge.errors import InvalidInput, NotFound
@@ -17,6 +17,7 @@ from jukibridge.population import generate
 from jukibridge.records import HEAD
 from jukibridge.register import Register
 from jukibridge.tables import AuditEntry, Household, IssuedCode, Person, Snapshot
+from jukibridge.tier_tables import CsOutboxEvent, NationalIdentity
 from pki.clock import FrozenClock
 from tests.conftest import MUNICIPALITY
 from tests.storage.helpers import arrive
@@ -111,3 +112,16 @@ def test_a_municipality_without_a_register_is_refused(sessions: sessionmaker[Ses
     with pytest.raises(NotFound):
         generate(sessions, clock, code, 10)
     assert _counts(sessions) == before
+
+
+def test_generated_residents_reach_the_upper_tiers(sessions: sessionmaker[Session],
+                                                   clock: FrozenClock, register: Register) -> None:
+    generate(sessions, clock, MUNICIPALITY, 120, seed=3, batch=50)
+    assert workers.drain(sessions, clock) == 2 * 120  # prefecture, then national
+    with sessions() as session:
+        outbox = session.scalars(select(CsOutboxEvent.origin_seq)
+                                 .order_by(CsOutboxEvent.origin_seq)).all()
+        assert list(outbox) == list(range(1, 121))
+        national = {i.resident_code for i in session.scalars(select(NationalIdentity))}
+        assert national == {r.resident_code for r in _snapshots(sessions)}
+        assert notices.read(session) == [], "arrivals are not revocations"

@@ -1,0 +1,89 @@
+"""The prefecture server: reads its municipalities' CS outboxes in order and keeps identity info.
+
+One delivery round is one transaction per municipality: the events applied, the prefecture's
+own outbox rows and the advanced cursor commit together, so a crash anywhere loses nothing, and
+an event seen twice (a re-send) is skipped by its id.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from jukibridge.stores import event_values, identity_query, upsert_identity
+from jukibridge.tier_tables import (
+    CsOutboxEvent,
+    CsSequence,
+    PrefectureCursor,
+    PrefectureEvent,
+    PrefectureIdentity,
+)
+from pki.clock import Clock
+
+
+def municipalities_of(session: Session, prefecture_code: str) -> list[str]:
+    """Municipalities of the prefecture that have a CS outbox."""
+    return list(session.scalars(select(CsSequence.municipality_code).where(
+        CsSequence.municipality_code.startswith(prefecture_code))
+        .order_by(CsSequence.municipality_code)))
+
+
+def prefectures_with_outboxes(session: Session) -> list[str]:
+    codes = session.scalars(select(CsSequence.municipality_code)).all()
+    return sorted({code[:2] for code in codes})
+
+
+def deliver(sessions: sessionmaker[Session], clock: Clock, prefecture_code: str, *,
+            batch: int = 1000) -> int:
+    """Apply up to ``batch`` new events of each municipality; returns how many were applied."""
+    with sessions() as session:
+        codes = municipalities_of(session, prefecture_code)
+    applied = 0
+    for code in codes:
+        with sessions() as session, session.begin():
+            applied += _deliver_one(session, clock, prefecture_code, code, batch)
+    return applied
+
+
+def _deliver_one(session: Session, clock: Clock, prefecture_code: str, municipality_code: str,
+                 batch: int) -> int:
+    cursor = session.get(PrefectureCursor, (prefecture_code, municipality_code),
+                         with_for_update=True)
+    if cursor is None:
+        cursor = PrefectureCursor(prefecture_code=prefecture_code,
+                                  municipality_code=municipality_code, last_seq=0)
+        session.add(cursor)
+        session.flush()
+    events = session.scalars(select(CsOutboxEvent).where(
+        CsOutboxEvent.municipality_code == municipality_code,
+        CsOutboxEvent.origin_seq > cursor.last_seq)
+        .order_by(CsOutboxEvent.origin_seq).limit(batch)).all()
+    if not events:
+        return 0
+    next_seq = (session.scalar(select(func.max(PrefectureEvent.seq)).where(
+        PrefectureEvent.prefecture_code == prefecture_code)) or 0) + 1
+    applied = 0
+    now = clock.now()
+    for event in events:
+        if event.origin_seq != cursor.last_seq + 1:
+            break  # never skip: a gap is read again next round
+        cursor.last_seq = event.origin_seq
+        if session.get(PrefectureEvent, event.event_id) is not None:
+            continue  # already applied (a re-send)
+        upsert_identity(session, event,
+                        identity_query(PrefectureIdentity, prefecture_code=prefecture_code),
+                        PrefectureIdentity, prefecture_code=prefecture_code)
+        session.add(PrefectureEvent(**event_values(event), prefecture_code=prefecture_code,
+                                    seq=next_seq, received_at=now))
+        session.flush()
+        next_seq += 1
+        applied += 1
+    return applied
+
+
+def pending(session: Session, prefecture_code: str, municipality_code: str) -> int:
+    cursor = session.get(PrefectureCursor, (prefecture_code, municipality_code))
+    last = cursor.last_seq if cursor else 0
+    return int(session.scalar(select(func.count()).select_from(CsOutboxEvent).where(
+        CsOutboxEvent.municipality_code == municipality_code,
+        CsOutboxEvent.origin_seq > last)) or 0)
