@@ -39,7 +39,7 @@ class RevocationNotice:
     resident_code: str
     previous_resident_code: str | None
     municipality_code: str
-    change_reason: ChangeKind
+    change_reason: str  # a ChangeKind name, or RESYNC for a reconciliation
     effective_on: date
     changed: tuple[str, ...]
     created_at: datetime
@@ -50,7 +50,7 @@ class RevocationNotice:
                    resident_code=row.resident_code,
                    previous_resident_code=row.previous_resident_code,
                    municipality_code=row.municipality_code,
-                   change_reason=ChangeKind[row.change_reason], effective_on=row.effective_on,
+                   change_reason=row.change_reason, effective_on=row.effective_on,
                    changed=tuple(json.loads(row.changed)), created_at=row.created_at)
 
 

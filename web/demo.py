@@ -7,7 +7,7 @@ from datetime import timedelta
 
 from sqlalchemy import func, select
 
-from jukibridge import audit, municipalities, operators, population
+from jukibridge import audit, municipalities, notices, operators, population, workers
 from jukibridge.change_requests import (
     Birth,
     ClericalFix,
@@ -121,6 +121,15 @@ def run(services: Services, say: Callable[[str], None]) -> None:
         code = elderly[0].resident_code
         home.perform(clerk, Death(resident_code=code), notified_on=today)
         say(f"死亡: {elderly[0].name} ({code}) removed; the record stays as 除票")
+
+    moved = workers.drain(services.sessions, clock)
+    with services.sessions() as session:
+        feed = notices.read(session)
+    say(f"住基ネット: {moved} identity events delivered CS → prefecture → national; "
+        f"{len(feed)} revocation notices in the feed")
+    for notice in feed[-4:]:
+        say(f"  異動等失効情報 #{notice.seq}: {notice.kind.value} {notice.resident_code} "
+            f"({notice.change_reason})")
 
     history = home.history(mother, operator=chief)
     say(f"history of {mother}: " + " → ".join(f"{r.seq}:{r.kind.label}" for r in history))

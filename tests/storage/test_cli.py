@@ -6,39 +6,20 @@ import re
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner, Result
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from jukibridge.tables import AuditEntry
-from pki.clock import FrozenClock
-from tests.conftest import PASSWORD
-from web.cli import main
+from tests.storage.conftest import Jpki
 
 
-@pytest.fixture
-def jpki(db_url: str, tmp_path: Path, clock: FrozenClock, monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
-    monkeypatch.setenv("JPKI_DATABASE_URL", db_url)
-    monkeypatch.setenv("JPKI_HOME", str(tmp_path / "instance"))
-    monkeypatch.setenv("JPKI_OPERATOR_PASSWORD", PASSWORD)
-    runner = CliRunner()
-
-    def run(*args: str, ok: bool = True) -> Result:
-        result = runner.invoke(main, list(args), obj={"clock": clock})
-        if ok:
-            assert result.exit_code == 0, result.output
-        return result
-
-    return run
-
-
-def test_init_is_idempotent(jpki) -> None:  # type: ignore[no-untyped-def]
+def test_init_is_idempotent(jpki: Jpki) -> None:
     first = jpki("init")
     assert "register 112089: already open" in first.output  # the template opened it
     assert "already open" in jpki("init").output
 
 
-def test_change_show_and_history_from_the_shell(jpki) -> None:  # type: ignore[no-untyped-def]
+def test_change_show_and_history_from_the_shell(jpki: Jpki) -> None:
     out = jpki("change", "immigration", "--operator", "clerk", "--name", "山田 花子",
                "--name-kana", "やまだ はなこ", "--birth-date", "平成2年5月3日", "--sex", "女",
                "--address", "並木1番1号", "--previous-address", "アメリカ合衆国",
@@ -56,7 +37,7 @@ def test_change_show_and_history_from_the_shell(jpki) -> None:  # type: ignore[n
     assert "国外転入" in history and "転居" in history
 
 
-def test_supervisor_kinds_are_entered_as_drafts(jpki) -> None:  # type: ignore[no-untyped-def]
+def test_supervisor_kinds_are_entered_as_drafts(jpki: Jpki) -> None:
     out = jpki("change", "immigration", "--operator", "clerk", "--name", "山田 花子",
                "--name-kana", "ヤマダ ハナコ", "--birth-date", "1990-05-03", "--sex", "2",
                "--address", "並木1番1号", "--previous-address", "中国",
@@ -74,7 +55,7 @@ def test_supervisor_kinds_are_entered_as_drafts(jpki) -> None:  # type: ignore[n
     assert "平成2年5月4日" in jpki("resident", "show", code[1], "--operator", "clerk").output
 
 
-def test_bad_input_is_one_clear_line(jpki) -> None:  # type: ignore[no-untyped-def]
+def test_bad_input_is_one_clear_line(jpki: Jpki) -> None:
     result = jpki("change", "death", "--operator", "clerk", "--resident-code", "24727059609",
                   ok=False)
     assert result.exit_code == 1
@@ -83,13 +64,13 @@ def test_bad_input_is_one_clear_line(jpki) -> None:  # type: ignore[no-untyped-d
     assert "resident_code is required" in missing.output
 
 
-def test_wrong_password_is_refused(jpki, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+def test_wrong_password_is_refused(jpki: Jpki, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("JPKI_OPERATOR_PASSWORD", "not the password")
     result = jpki("resident", "find", "--kana", "ヤ", "--operator", "clerk", ok=False)
     assert result.exit_code == 1 and "wrong login or password" in result.output
 
 
-def test_audit_verify_detects_tampering(jpki, sessions: sessionmaker[Session]) -> None:  # type: ignore[no-untyped-def]
+def test_audit_verify_detects_tampering(jpki: Jpki, sessions: sessionmaker[Session]) -> None:
     assert "audit chain intact" in jpki("audit", "verify").output
     with sessions() as s, s.begin():
         s.execute(update(AuditEntry).where(AuditEntry.entry_id == 2).values(target="x"))
@@ -97,7 +78,7 @@ def test_audit_verify_detects_tampering(jpki, sessions: sessionmaker[Session]) -
     assert result.exit_code == 1 and "audit entry 2 was altered" in result.output
 
 
-def test_audit_verify_remembers_the_head(jpki, sessions: sessionmaker[Session],  # type: ignore[no-untyped-def]
+def test_audit_verify_remembers_the_head(jpki: Jpki, sessions: sessionmaker[Session],
                                          tmp_path: Path) -> None:
     witness = tmp_path / "witness.json"
     assert "audit chain intact" in jpki("audit", "verify", "--witness", str(witness)).output
@@ -111,8 +92,8 @@ def test_audit_verify_remembers_the_head(jpki, sessions: sessionmaker[Session], 
     assert result.exit_code == 1 and "removed from the end" in result.output
 
 
-def test_demo_runs_and_says_what_it_did(jpki) -> None:  # type: ignore[no-untyped-def]
+def test_demo_runs_and_says_what_it_did(jpki: Jpki) -> None:
     out = jpki("demo").output
     for step in ("国外転入", "出生", "転居", "誤記修正", "転出", "転入", "転入通知", "死亡",
-                 "refused as expected", "audit chain intact"):
+                 "refused as expected", "audit chain intact", "住基ネット", "異動等失効情報"):
         assert step in out, out

@@ -1,0 +1,32 @@
+"""Fixtures of the storage tests: the command line on a fresh database of each backend."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner, Result
+
+from pki.clock import FrozenClock
+from tests.conftest import PASSWORD
+from web.cli import main
+
+Jpki = Callable[..., Result]
+
+
+@pytest.fixture
+def jpki(db_url: str, tmp_path: Path, clock: FrozenClock, monkeypatch: pytest.MonkeyPatch) -> Jpki:
+    """Run ``jpki ARGS...`` against the test database; ``ok=False`` allows a failure."""
+    monkeypatch.setenv("JPKI_DATABASE_URL", db_url)
+    monkeypatch.setenv("JPKI_HOME", str(tmp_path / "instance"))
+    monkeypatch.setenv("JPKI_OPERATOR_PASSWORD", PASSWORD)
+    runner = CliRunner()
+
+    def run(*args: str, ok: bool = True) -> Result:
+        result = runner.invoke(main, list(args), obj={"clock": clock})
+        if ok:
+            assert result.exit_code == 0, result.output
+        return result
+
+    return run
