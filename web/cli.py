@@ -213,9 +213,9 @@ def registered(services: Services) -> list[str]:
 
 def register_commands() -> None:
     """Attach the command groups defined in their own modules."""
-    from web import cli_bench, cli_demo, cli_population, cli_register, cli_tiers
+    from web import cli_bench, cli_copy, cli_demo, cli_population, cli_register, cli_tiers
 
-    for module in (cli_register, cli_population, cli_tiers, cli_demo, cli_bench):
+    for module in (cli_register, cli_population, cli_tiers, cli_copy, cli_demo, cli_bench):
         module.attach(main)
 
 
