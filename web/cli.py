@@ -18,7 +18,7 @@ from rich.console import Console
 from sqlalchemy import select
 from sqlalchemy.exc import OperationalError, ProgrammingError
 
-from jukibridge import audit, municipalities, operators
+from jukibridge import audit, municipalities, operators, provision
 from jukibridge.errors import RegisterError
 from jukibridge.records import Role
 from jukibridge.tables import RegisterSettings
@@ -111,12 +111,14 @@ def init(services: Services, municipality_code: str | None) -> None:
     code = municipality_code or services.settings.municipality_code
     with services.sessions() as session, session.begin():
         added = municipalities.load_table(session)
+        purposes = provision.load_purposes(session)
         opened = session.get(RegisterSettings, code) is None
         if opened:
             municipalities.open_register(session, services.clock, code)
     console.print(f"instance: {services.settings.home}")
     console.print(f"database: {services.engine.url.render_as_string(hide_password=True)}")
     console.print(f"municipality table: {added} rows added")
+    console.print(f"statutory provision purposes: {purposes} rows added")
     console.print(f"register {code}: {'opened' if opened else 'already open'}")
 
 
@@ -213,9 +215,18 @@ def registered(services: Services) -> list[str]:
 
 def register_commands() -> None:
     """Attach the command groups defined in their own modules."""
-    from web import cli_bench, cli_copy, cli_demo, cli_population, cli_register, cli_tiers
+    from web import (
+        cli_bench,
+        cli_copy,
+        cli_demo,
+        cli_population,
+        cli_provision,
+        cli_register,
+        cli_tiers,
+    )
 
-    for module in (cli_register, cli_population, cli_tiers, cli_copy, cli_demo, cli_bench):
+    for module in (cli_register, cli_population, cli_tiers, cli_copy, cli_provision, cli_demo,
+                   cli_bench):
         module.attach(main)
 
 

@@ -7,7 +7,7 @@ from datetime import timedelta
 
 from sqlalchemy import func, select
 
-from jukibridge import audit, municipalities, notices, operators, population, workers
+from jukibridge import audit, municipalities, notices, operators, population, provision, workers
 from jukibridge.change_requests import (
     Birth,
     ClericalFix,
@@ -18,7 +18,7 @@ from jukibridge.change_requests import (
     MoveOut,
     Relocation,
 )
-from jukibridge.errors import Conflict
+from jukibridge.errors import Conflict, RegisterError
 from jukibridge.records import RecordState, Role, Sex
 from jukibridge.tables import Operator, Person, RegisterSettings
 from pki.eras import PartialDate
@@ -43,6 +43,7 @@ def prepare(services: Services) -> None:
     migrate(services.engine)
     with services.sessions() as session, session.begin():
         municipalities.load_table(session)
+        provision.load_purposes(session)
         for code in (DEMO_HOME, DEMO_OTHER):
             if session.get(RegisterSettings, code) is None:
                 municipalities.open_register(session, services.clock, code)
@@ -130,6 +131,20 @@ def run(services: Services, say: Callable[[str], None]) -> None:
     for notice in feed[-4:]:
         say(f"  異動等失効情報 #{notice.seq}: {notice.kind.value} {notice.resident_code} "
             f"({notice.change_reason})")
+
+    given = provision.request(services.sessions, clock, agency="japan-pension-service",
+                              purpose_id="pension-status-check", resident_code=mother)
+    say(f"本人確認情報の提供: 日本年金機構 receives {given.identity.name}'s identity info "
+        f"({given.purpose.legal_basis})")
+    try:
+        provision.request(services.sessions, clock, agency="japan-pension-service",
+                          purpose_id="construction-permit", resident_code=mother)
+    except RegisterError as exc:
+        say(f"refused and logged: {exc}")
+    disclosed = provision.history(services.sessions, mother)
+    given_count = sum(1 for r in disclosed if r.outcome is provision.Outcome.PROVIDED)
+    say(f"開示: {len(disclosed)} requests for {mother}'s identity info on record "
+        f"({given_count} answered)")
 
     history = home.history(mother, operator=chief)
     say(f"history of {mother}: " + " → ".join(f"{r.seq}:{r.kind.label}" for r in history))

@@ -5,7 +5,7 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import create_engine
 
-from jukibridge import tier_tables  # noqa: F401  (registers the tier tables)
+from jukibridge import provision_tables, tier_tables  # noqa: F401  (registers their tables)
 from jukibridge.tables import Base
 
 VERSION_TABLE = "alembic_version_jukibridge"

@@ -95,5 +95,6 @@ def test_audit_verify_remembers_the_head(jpki: Jpki, sessions: sessionmaker[Sess
 def test_demo_runs_and_says_what_it_did(jpki: Jpki) -> None:
     out = jpki("demo").output
     for step in ("国外転入", "出生", "転居", "誤記修正", "転出", "転入", "転入通知", "死亡",
-                 "refused as expected", "audit chain intact", "住基ネット", "異動等失効情報"):
+                 "refused as expected", "audit chain intact", "住基ネット", "異動等失効情報",
+                 "本人確認情報の提供", "refused and logged", "開示: 2 requests"):
         assert step in out, out
