@@ -80,22 +80,27 @@ class Death(ChangeRequest):
 
 @dataclass(frozen=True, kw_only=True)
 class MoveIn(ChangeRequest):
-    """転入: arrival with a move-out certificate from another municipality."""
+    """転入: arrival with a move-out certificate from another municipality, or, for a special
+    move (card holders), by resident code from the data the origin's CS sent ahead."""
 
     kind = ChangeKind.MOVE_IN
-    certificate_id: str
     address: str
+    certificate_id: str | None = None
+    resident_code: str | None = None
     join_household_of: str | None = None
     relationship: str = HEAD
 
 
 @dataclass(frozen=True, kw_only=True)
 class MoveOut(ChangeRequest):
-    """転出: planned departure to another municipality; produces move-out certificates."""
+    """転出: planned departure to another municipality; produces move-out certificates. A
+    special move (card holders) also sends them to the destination's CS (``destination_code``)."""
 
     kind = ChangeKind.MOVE_OUT
     resident_codes: list[str]
     destination: str
+    destination_code: str | None = None
+    special: bool = False
 
 
 @dataclass(frozen=True, kw_only=True)

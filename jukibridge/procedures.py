@@ -18,12 +18,24 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from jukibridge import change_requests as rq
-from jukibridge.codes import validate_individual_number, validate_resident_code
+from jukibridge import exchange
+from jukibridge.codes import (
+    validate_individual_number,
+    validate_municipality_code,
+    validate_resident_code,
+)
 from jukibridge.errors import Conflict, InvalidInput, NotFound
 from jukibridge.kana import normalise_kana, normalise_name
 from jukibridge.numbering import CodeIssuer
 from jukibridge.records import HEAD, ChangeKind, RecordState
-from jukibridge.tables import Change, Household, MoveOutCertificateRow, Person, Snapshot
+from jukibridge.tables import (
+    Change,
+    Household,
+    MoveOutCertificateRow,
+    Person,
+    RegisterSettings,
+    Snapshot,
+)
 from pki.clock import Clock
 from pki.eras import DateError, PartialDate
 
@@ -355,7 +367,17 @@ def immigration(ctx: ApplyContext, req: rq.Immigration) -> None:
 
 
 def move_in(ctx: ApplyContext, req: rq.MoveIn) -> None:
-    cert = ctx.session.get(MoveOutCertificateRow, req.certificate_id.strip())
+    if (req.certificate_id is None) == (req.resident_code is None):
+        raise InvalidInput("give the move-out certificate, or the resident code of a special "
+                           "move", field="certificate_id")
+    certificate_id = req.certificate_id
+    if req.resident_code is not None:
+        certificate_id = exchange.expected_certificate(
+            ctx.session, ctx.municipality_code, validate_resident_code(req.resident_code))
+        if certificate_id is None:
+            raise NotFound("no special-move data arrived for this resident", field="resident_code")
+    assert certificate_id is not None
+    cert = ctx.session.get(MoveOutCertificateRow, certificate_id.strip())
     if cert is None or cert.voided_at is not None:
         raise NotFound("no such move-out certificate", field="certificate_id")
     if cert.used_by_person_id is not None:
@@ -382,6 +404,11 @@ def move_in(ctx: ApplyContext, req: rq.MoveIn) -> None:
         "address_notified_on": ctx.change.notified_on,
     })
     cert.used_by_person_id = person.person_id
+    exchange.send(ctx.session, ctx.clock, sender=ctx.municipality_code,
+                  recipient=cert.origin_code, kind=exchange.MOVE_IN_NOTICE,
+                  payload={"certificate_id": cert.certificate_id,
+                           "destination": ctx.address(req.address),
+                           "moved_in_on": ctx.on.isoformat()})
 
 
 def _remove(ctx: ApplyContext, codes: list[str], destination: str | None) -> list[
@@ -404,6 +431,7 @@ def death(ctx: ApplyContext, req: rq.Death) -> None:
 
 def move_out(ctx: ApplyContext, req: rq.MoveOut) -> None:
     destination = _text(req.destination, "destination")
+    target = _special_move_target(ctx, req)
     for person, row in _remove(ctx, req.resident_codes, destination):
         cert = MoveOutCertificateRow(
             certificate_id=secrets.token_hex(16),
@@ -418,6 +446,27 @@ def move_out(ctx: ApplyContext, req: rq.MoveOut) -> None:
         )
         ctx.session.add(cert)
         ctx.outcome.certificate_ids.append(cert.certificate_id)
+        if target is not None:
+            exchange.send(ctx.session, ctx.clock, sender=ctx.municipality_code, recipient=target,
+                          kind=exchange.MOVE_OUT_DATA,
+                          payload={"certificate_id": cert.certificate_id,
+                                   "resident_code": row.resident_code})
+
+
+def _special_move_target(ctx: ApplyContext, req: rq.MoveOut) -> str | None:
+    """The destination CS of a special move (None for an ordinary move)."""
+    if not req.special:
+        return None
+    if not req.destination_code:
+        raise InvalidInput("a special move names the destination municipality",
+                           field="destination_code")
+    code = validate_municipality_code(req.destination_code)
+    if code == ctx.municipality_code:
+        raise InvalidInput("a move inside the municipality is a relocation (転居)",
+                           field="destination_code")
+    if ctx.session.get(RegisterSettings, code) is None:
+        raise NotFound(f"municipality {code} is not on the network", field="destination_code")
+    return code
 
 
 def emigration(ctx: ApplyContext, req: rq.Emigration) -> None:

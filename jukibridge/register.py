@@ -156,6 +156,26 @@ class Register:
                          details={"kind": kind.name, "persons": outcome.person_ids})
             return outcome
 
+    def receive(self, session: Session, request: ChangeRequest, *, actor: str,
+                effective_on: date | None = None) -> Outcome:
+        """Commit a change that arrived through the CS network (e.g. a move-in notice), in the
+        caller's transaction. No operator: ``actor`` names the sending CS."""
+        now = self._clock.now()
+        change = Change(municipality_code=self.municipality_code, kind=request.kind.name,
+                        status=ChangeStatus.COMMITTED.value, payload=to_json(request),
+                        effective_on=effective_on or self._default_effective_on(request),
+                        notified_on=None, remarks="", entered_by=actor, entered_at=now,
+                        committed_by=actor, committed_at=now)
+        session.add(change)
+        session.flush()
+        outcome = self._apply(session, change, request, actor)
+        cs.emit(session, self._clock, change, outcome.person_ids)
+        audit.record(session, self._clock, actor=actor, action="change.receive",
+                     target=f"change:{change.change_id}",
+                     municipality_code=self.municipality_code,
+                     details={"kind": request.kind.name, "persons": outcome.person_ids})
+        return outcome
+
     def reject(self, operator: str, change_id: int, reason: str = "") -> None:
         """Reject a draft: it leaves no trace but its audit entry."""
         with self._transaction() as session:

@@ -170,3 +170,40 @@ class RevocationNoticeRow(Base):
     effective_on: Mapped[date] = mapped_column(Date)
     changed: Mapped[str] = mapped_column(Text)  # JSON list of basic-four items
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+# -- CS to CS -----------------------------------------------------------------------------------
+
+
+class CsMessage(Base):
+    """A message from one municipality's CS to another's (move-in notices, special-move data).
+
+    Municipality-to-municipality data (it may carry more than identity info) travels only here,
+    never through the prefecture or national stores. The recipient's CS applies each message
+    once, in ``message_id`` order, and stamps ``applied_at`` in the same transaction.
+    """
+
+    __tablename__ = "cs_messages"
+
+    message_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    sender_code: Mapped[str] = mapped_column(String(6))
+    recipient_code: Mapped[str] = mapped_column(String(6), index=True)
+    kind: Mapped[str] = mapped_column(String(24))
+    payload: Mapped[str] = mapped_column(Text)  # JSON
+    sent_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    applied_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    result: Mapped[str | None] = mapped_column(String(200))
+
+
+class CsExpectedArrival(Base):
+    """Special-move data a destination CS received: the move-in is keyed from it."""
+
+    __tablename__ = "cs_expected_arrivals"
+    __table_args__ = (UniqueConstraint("municipality_code", "certificate_id"),)
+
+    arrival_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    municipality_code: Mapped[str] = mapped_column(String(6))
+    resident_code: Mapped[str] = mapped_column(String(11), index=True)
+    certificate_id: Mapped[str] = mapped_column(String(32))
+    origin_code: Mapped[str] = mapped_column(String(6))
+    received_at: Mapped[datetime] = mapped_column(UtcDateTime)

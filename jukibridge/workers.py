@@ -1,5 +1,6 @@
 """Tier workers: the loops that move identity events up, one per server kind.
 
+- ``cs``: every CS applies the messages other CSs sent it (move-in notices, special moves);
 - ``prefecture``: every prefecture server reads its municipalities' CS outboxes;
 - ``national``: the national server reads every prefecture outbox and writes the notice feed.
 
@@ -18,16 +19,18 @@ from dataclasses import dataclass, field
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
-from jukibridge import national, prefecture
+from jukibridge import exchange, national, prefecture
 from pki.clock import Clock
 
 log = logging.getLogger(__name__)
-KINDS = ("prefecture", "national")
+KINDS = ("cs", "prefecture", "national")
 
 
 def round_of(kind: str, sessions: sessionmaker[Session], clock: Clock, batch: int = 1000
              ) -> int:
     """One delivery round of worker ``kind``; returns how many events it applied."""
+    if kind == "cs":
+        return exchange.deliver(sessions, clock, batch=batch)
     if kind == "prefecture":
         with sessions() as session:
             codes = prefecture.prefectures_with_outboxes(session)

@@ -14,7 +14,6 @@ from jukibridge.change_requests import (
     Death,
     Immigration,
     MoveIn,
-    MoveInConfirmation,
     MoveOut,
     Relocation,
 )
@@ -105,10 +104,10 @@ def run(services: Services, say: Callable[[str], None]) -> None:
         certificate_id=moving.certificate_ids[1], address="浅間町9番1号",
         join_household_of=head.resident_codes[0], relationship="子"))
     say("転入: 平塚市 registers both with the certificates; same resident codes")
-    for cert in moving.certificate_ids:
-        home.perform(clerk, MoveInConfirmation(certificate_id=cert,
-                                               destination="神奈川県平塚市浅間町9番1号"))
-    say("転入通知: 所沢市 finalises the removed records with the confirmed destination")
+    workers.drain(services.sessions, clock)
+    confirmed = home.record(mother, operator=clerk)
+    say(f"転入通知: 平塚市's CS tells 所沢市's CS; the removed record now says "
+        f"{confirmed.destination} ({confirmed.destination_confirmed_on})")
 
     try:
         home.perform(clerk, MoveIn(certificate_id=moving.certificate_ids[0],

@@ -7,12 +7,27 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner, Result
+from sqlalchemy.orm import Session, sessionmaker
 
+from jukibridge import municipalities, operators
+from jukibridge.records import Role
 from pki.clock import FrozenClock
 from tests.conftest import PASSWORD
 from web.cli import main
 
 Jpki = Callable[..., Result]
+HIRATSUKA = "142034"  # 平塚市, 神奈川県: another municipality in another prefecture
+
+
+@pytest.fixture
+def hiratsuka(sessions: sessionmaker[Session], clock: FrozenClock) -> str:
+    """平塚市 keeps its register here too, with one clerk and one auditor."""
+    with sessions() as s, s.begin():
+        municipalities.open_register(s, clock, HIRATSUKA)
+        for login, role in (("h-clerk", Role.CLERK), ("h-auditor", Role.AUDITOR)):
+            operators.add_operator(s, clock, login=login, password=PASSWORD, role=role,
+                                   municipality_code=HIRATSUKA)
+    return HIRATSUKA
 
 
 @pytest.fixture

@@ -12,32 +12,19 @@ from pypdf import PdfReader
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from jukibridge import audit, municipalities, operators
+from jukibridge import audit
 from jukibridge.change_requests import Death
 from jukibridge.copies import issue_copy
 from jukibridge.copy_pdf import render_pdf
 from jukibridge.errors import InvalidInput, NotFound, PermissionDenied
-from jukibridge.records import Role
 from jukibridge.register import Register
 from jukibridge.tables import AuditEntry
 from pki.clock import FrozenClock
-from tests.conftest import MUNICIPALITY, PASSWORD
-from tests.storage.conftest import Jpki
+from tests.conftest import MUNICIPALITY
+from tests.storage.conftest import HIRATSUKA, Jpki
 from tests.storage.helpers import arrive
 
-HIRATSUKA = "142034"
 DOMICILE = "埼玉県所沢市並木三丁目1番地"
-
-
-@pytest.fixture
-def hiratsuka(sessions: sessionmaker[Session], clock: FrozenClock) -> str:
-    """平塚市 keeps its register here too, with one clerk and one auditor."""
-    with sessions() as s, s.begin():
-        municipalities.open_register(s, clock, HIRATSUKA)
-        for login, role in (("h-clerk", Role.CLERK), ("h-auditor", Role.AUDITOR)):
-            operators.add_operator(s, clock, login=login, password=PASSWORD, role=role,
-                                   municipality_code=HIRATSUKA)
-    return HIRATSUKA
 
 
 def pdf_text(pdf: bytes) -> str:
