@@ -7,11 +7,11 @@ notices and cursor together), and an event id applied once is never applied agai
 
 from __future__ import annotations
 
-from sqlalchemy import func, select
+from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from jukibridge import notices
-from jukibridge.stores import event_values, identity_query, upsert_identity
+from jukibridge import notices, stores
+from jukibridge.tables import Base
 from jukibridge.tier_tables import (
     NationalCursor,
     NationalEvent,
@@ -19,6 +19,10 @@ from jukibridge.tier_tables import (
     PrefectureEvent,
 )
 from pki.clock import Clock
+
+_SOURCE = Base.metadata.tables[PrefectureEvent.__tablename__]
+_EVENTS = Base.metadata.tables[NationalEvent.__tablename__]
+_IDENTITIES = Base.metadata.tables[NationalIdentity.__tablename__]
 
 
 def deliver(sessions: sessionmaker[Session], clock: Clock, *, batch: int = 1000) -> int:
@@ -39,24 +43,23 @@ def _deliver_one(session: Session, clock: Clock, prefecture_code: str, batch: in
         cursor = NationalCursor(prefecture_code=prefecture_code, last_seq=0)
         session.add(cursor)
         session.flush()
-    events = session.scalars(select(PrefectureEvent).where(
-        PrefectureEvent.prefecture_code == prefecture_code, PrefectureEvent.seq > cursor.last_seq)
-        .order_by(PrefectureEvent.seq).limit(batch)).all()
-    applied = 0
+    rows = session.execute(select(_SOURCE).where(
+        _SOURCE.c.prefecture_code == prefecture_code, _SOURCE.c.seq > cursor.last_seq)
+        .order_by(_SOURCE.c.seq).limit(batch)).all()
+    events = stores.contiguous(rows, cursor.last_seq, "seq")
+    if not events:
+        return 0
+    cursor.last_seq = events[-1].seq
+    fresh = stores.unseen(session, _EVENTS, events)
+    if not fresh:
+        return 0
+    stores.apply_identities(session, _IDENTITIES, fresh)
     now = clock.now()
-    for event in events:
-        if event.seq != cursor.last_seq + 1:
-            break
-        cursor.last_seq = event.seq
-        if session.get(NationalEvent, event.event_id) is not None:
-            continue
-        upsert_identity(session, event, identity_query(NationalIdentity), NationalIdentity)
-        session.add(NationalEvent(**event_values(event), prefecture_code=prefecture_code,
-                                  prefecture_seq=event.seq, received_at=now))
-        notices.append(session, event, now)
-        session.flush()
-        applied += 1
-    return applied
+    session.execute(insert(_EVENTS), [
+        {**stores.event_values(event), "prefecture_code": prefecture_code,
+         "prefecture_seq": event.seq, "received_at": now} for event in fresh])
+    notices.append_all(session, fresh, now)
+    return len(fresh)
 
 
 def pending(session: Session, prefecture_code: str) -> int:

@@ -9,16 +9,18 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from enum import Enum
+from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
 from jukibridge.identity import BASIC_FOUR
 from jukibridge.records import ChangeKind
-from jukibridge.tier_tables import EventColumns, NationalSequence, RevocationNoticeRow
+from jukibridge.tier_tables import NationalSequence, RevocationNoticeRow
 
 FEED = "revocation_notices"
 
@@ -54,7 +56,7 @@ class RevocationNotice:
                    changed=tuple(json.loads(row.changed)), created_at=row.created_at)
 
 
-def notice_for(event: EventColumns) -> tuple[NoticeKind, list[str]] | None:
+def notice_for(event: Any) -> tuple[NoticeKind, list[str]] | None:
     """The notice an identity event gives rise to, with the basic-four items it names.
 
     - a record removed by death, emigration or cancellation: RECORD_REMOVED;
@@ -79,26 +81,29 @@ def notice_for(event: EventColumns) -> tuple[NoticeKind, list[str]] | None:
     return None
 
 
-def append(session: Session, event: EventColumns, now: datetime) -> RevocationNoticeRow | None:
-    """Append the notice of ``event`` to the feed (in the caller's transaction)."""
-    found = notice_for(event)
-    if found is None:
-        return None
-    kind, items = found
-    seq = session.execute(
+def append_all(session: Session, events: Sequence[Any], now: datetime) -> int:
+    """Append the notices of ``events`` to the feed, in order (in the caller's transaction);
+    returns how many were appended."""
+    found = [(event, notice) for event in events if (notice := notice_for(event)) is not None]
+    if not found:
+        return 0
+    last = session.execute(
         update(NationalSequence).where(NationalSequence.name == FEED)
-        .values(last_seq=NationalSequence.last_seq + 1).returning(NationalSequence.last_seq)
-    ).scalar_one_or_none()
-    if seq is None:
-        session.add(NationalSequence(name=FEED, last_seq=1))
-        seq = 1
-    row = RevocationNoticeRow(
-        seq=seq, notice_id=str(uuid.uuid4()), event_id=event.event_id, kind=kind.value,
-        resident_code=event.resident_code, previous_resident_code=event.previous_resident_code,
-        municipality_code=event.municipality_code, change_reason=event.change_reason,
-        effective_on=event.changed_on, changed=json.dumps(items), created_at=now)
-    session.add(row)
-    return row
+        .values(last_seq=NationalSequence.last_seq + len(found))
+        .returning(NationalSequence.last_seq)).scalar_one_or_none()
+    if last is None:
+        session.add(NationalSequence(name=FEED, last_seq=len(found)))
+        session.flush()
+        last = len(found)
+    first = last - len(found) + 1
+    session.execute(insert(RevocationNoticeRow), [
+        {"seq": first + offset, "notice_id": str(uuid.uuid4()), "event_id": event.event_id,
+         "kind": kind.value, "resident_code": event.resident_code,
+         "previous_resident_code": event.previous_resident_code,
+         "municipality_code": event.municipality_code, "change_reason": event.change_reason,
+         "effective_on": event.changed_on, "changed": json.dumps(items), "created_at": now}
+        for offset, (event, (kind, items)) in enumerate(found)])
+    return len(found)
 
 
 def read(session: Session, after_seq: int = 0, limit: int = 500) -> list[RevocationNotice]:

@@ -7,10 +7,11 @@ an event seen twice (a re-send) is skipped by its id.
 
 from __future__ import annotations
 
-from sqlalchemy import func, select
+from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from jukibridge.stores import event_values, identity_query, upsert_identity
+from jukibridge import stores
+from jukibridge.tables import Base
 from jukibridge.tier_tables import (
     CsOutboxEvent,
     CsSequence,
@@ -19,6 +20,10 @@ from jukibridge.tier_tables import (
     PrefectureIdentity,
 )
 from pki.clock import Clock
+
+_OUTBOX = Base.metadata.tables[CsOutboxEvent.__tablename__]
+_EVENTS = Base.metadata.tables[PrefectureEvent.__tablename__]
+_IDENTITIES = Base.metadata.tables[PrefectureIdentity.__tablename__]
 
 
 def municipalities_of(session: Session, prefecture_code: str) -> list[str]:
@@ -54,31 +59,25 @@ def _deliver_one(session: Session, clock: Clock, prefecture_code: str, municipal
                                   municipality_code=municipality_code, last_seq=0)
         session.add(cursor)
         session.flush()
-    events = session.scalars(select(CsOutboxEvent).where(
-        CsOutboxEvent.municipality_code == municipality_code,
-        CsOutboxEvent.origin_seq > cursor.last_seq)
-        .order_by(CsOutboxEvent.origin_seq).limit(batch)).all()
+    rows = session.execute(select(_OUTBOX).where(
+        _OUTBOX.c.municipality_code == municipality_code, _OUTBOX.c.origin_seq > cursor.last_seq)
+        .order_by(_OUTBOX.c.origin_seq).limit(batch)).all()
+    events = stores.contiguous(rows, cursor.last_seq, "origin_seq")
     if not events:
         return 0
-    next_seq = (session.scalar(select(func.max(PrefectureEvent.seq)).where(
-        PrefectureEvent.prefecture_code == prefecture_code)) or 0) + 1
-    applied = 0
+    cursor.last_seq = events[-1].origin_seq
+    fresh = stores.unseen(session, _EVENTS, events)
+    if not fresh:
+        return 0
+    stores.apply_identities(session, _IDENTITIES, fresh, prefecture_code=prefecture_code)
+    next_seq = (session.scalar(select(func.max(_EVENTS.c.seq)).where(
+        _EVENTS.c.prefecture_code == prefecture_code)) or 0) + 1
     now = clock.now()
-    for event in events:
-        if event.origin_seq != cursor.last_seq + 1:
-            break  # never skip: a gap is read again next round
-        cursor.last_seq = event.origin_seq
-        if session.get(PrefectureEvent, event.event_id) is not None:
-            continue  # already applied (a re-send)
-        upsert_identity(session, event,
-                        identity_query(PrefectureIdentity, prefecture_code=prefecture_code),
-                        PrefectureIdentity, prefecture_code=prefecture_code)
-        session.add(PrefectureEvent(**event_values(event), prefecture_code=prefecture_code,
-                                    seq=next_seq, received_at=now))
-        session.flush()
-        next_seq += 1
-        applied += 1
-    return applied
+    session.execute(insert(_EVENTS), [
+        {**stores.event_values(event), "prefecture_code": prefecture_code,
+         "seq": next_seq + offset, "received_at": now}
+        for offset, event in enumerate(fresh)])
+    return len(fresh)
 
 
 def pending(session: Session, prefecture_code: str, municipality_code: str) -> int:

@@ -167,16 +167,20 @@ def test_workers_crashing_mid_batch_lose_and_duplicate_nothing(
     """Kill the workers at random points of their rounds, over and over, while the counter keeps
     committing; every event then arrives exactly once at every tier and in the feed."""
     rng = random.Random(seed)
-    real = stores.upsert_identity
 
-    def flaky(*args, **kwargs):  # type: ignore[no-untyped-def]
-        if rng.random() < 0.15:
-            raise Crash("worker killed")
-        return real(*args, **kwargs)
+    def flaky(real):  # type: ignore[no-untyped-def]
+        def crash_sometimes(*args, **kwargs):  # type: ignore[no-untyped-def]
+            if rng.random() < 0.1:
+                raise Crash("worker killed")
+            result = real(*args, **kwargs)
+            if rng.random() < 0.1:
+                raise Crash("worker killed after the write")
+            return result
+        return crash_sometimes
 
-    monkeypatch.setattr(stores, "upsert_identity", flaky)
-    monkeypatch.setattr("jukibridge.prefecture.upsert_identity", flaky)
-    monkeypatch.setattr("jukibridge.national.upsert_identity", flaky)
+    for module, name in ((stores, "unseen"), (stores, "apply_identities"),
+                         (notices, "append_all")):
+        monkeypatch.setattr(module, name, flaky(getattr(module, name)))
     codes = [arrive(register, name=f"試験　{i}郎", kana="シケン　タロウ") for i in range(6)]
     crashes = 0
     for step in range(40):
@@ -188,8 +192,7 @@ def test_workers_crashing_mid_batch_lose_and_duplicate_nothing(
                 workers.round_of(kind, sessions, clock, batch=rng.randint(1, 5))
             except Crash:
                 crashes += 1
-    monkeypatch.setattr("jukibridge.prefecture.upsert_identity", real)
-    monkeypatch.setattr("jukibridge.national.upsert_identity", real)
+    monkeypatch.undo()
     workers.drain(sessions, clock)
     assert crashes > 5
     sent = [e.event_id for e in _outbox(sessions)]
