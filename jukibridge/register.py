@@ -189,17 +189,29 @@ class Register:
     def perform(self, operator: str, request: ChangeRequest, *,
                 effective_on: date | None = None, notified_on: date | None = None,
                 remarks: str = "") -> Outcome:
-        """Enter and commit in one go, for kinds that need no second operator."""
+        """Enter and commit in one transaction, for kinds that need no second operator."""
         if self.needs_supervisor(request.kind):
             raise PermissionDenied(f"a {request.kind.name} needs a supervisor's commit: enter "
                                    "it as a draft")
-        change_id = self.enter(operator, request, effective_on=effective_on,
-                               notified_on=notified_on, remarks=remarks)
-        try:
-            return self.commit(operator, change_id)
-        except RegisterError:
-            self.reject(operator, change_id, "commit refused")
-            raise
+        with self._transaction() as session:
+            self._operator(session, operator, Role.CLERK, Role.SUPERVISOR)
+            effective_on = effective_on or self._default_effective_on(request)
+            self._check_dates(request.kind, effective_on, notified_on)
+            now = self._clock.now()
+            change = Change(municipality_code=self.municipality_code, kind=request.kind.name,
+                            status=ChangeStatus.COMMITTED.value, payload=to_json(request),
+                            effective_on=effective_on, notified_on=notified_on,
+                            remarks=remarks.strip()[:500], entered_by=operator,
+                            entered_at=now, committed_by=operator, committed_at=now)
+            session.add(change)
+            session.flush()
+            outcome = self._apply(session, change, request, operator)
+            cs.emit(session, self._clock, change, outcome.person_ids)
+            audit.record(session, self._clock, actor=operator, action="change.perform",
+                         target=f"change:{change.change_id}",
+                         municipality_code=self.municipality_code,
+                         details={"kind": request.kind.name, "persons": outcome.person_ids})
+            return outcome
 
     def drafts(self) -> list[DraftView]:
         """Drafts waiting for commit, oldest first."""
