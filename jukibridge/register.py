@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from jukibridge import audit, cs
 from jukibridge.change_requests import Birth, ChangeRequest, from_json, to_json
 from jukibridge.codes import validate_resident_code
-from jukibridge.errors import Conflict, InvalidInput, NotFound, PermissionDenied, RegisterError
+from jukibridge.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from jukibridge.numbering import CodeIssuer
 from jukibridge.procedures import PROCEDURES, ApplyContext, Outcome
 from jukibridge.records import ChangeKind, ChangeStatus, RecordState, ResidentRecord, Role
