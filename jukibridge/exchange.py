@@ -52,11 +52,13 @@ def deliver(sessions: sessionmaker[Session], clock: Clock, *, batch: int = 1000)
     from jukibridge.register import Register  # the register commits received changes
 
     with sessions() as session:
-        pending = list(session.scalars(select(CsMessage.message_id).where(
-            CsMessage.applied_at.is_(None)).order_by(CsMessage.message_id).limit(batch)))
-    registers: dict[str, Register] = {}
+        pending = session.execute(select(CsMessage.message_id, CsMessage.recipient_code).where(
+            CsMessage.applied_at.is_(None)).order_by(CsMessage.message_id).limit(batch)).all()
+    # Built before the message transactions: a register reads its settings in a session of its
+    # own, which must not wait on the write lock a message transaction holds.
+    registers = {code: Register(sessions, clock, code) for code in {r[1] for r in pending}}
     handled = 0
-    for message_id in pending:
+    for message_id, _ in pending:
         with sessions() as session, session.begin():
             message = session.get(CsMessage, message_id, with_for_update=True)
             if message is None or message.applied_at is not None:
@@ -65,11 +67,7 @@ def deliver(sessions: sessionmaker[Session], clock: Clock, *, batch: int = 1000)
             savepoint = session.begin_nested()
             try:
                 if message.kind == MOVE_IN_NOTICE:
-                    register = registers.get(message.recipient_code)
-                    if register is None:
-                        register = Register(sessions, clock, message.recipient_code)
-                        registers[message.recipient_code] = register
-                    register.receive(session, MoveInConfirmation(
+                    registers[message.recipient_code].receive(session, MoveInConfirmation(
                         certificate_id=payload["certificate_id"],
                         destination=payload["destination"]),
                         actor=f"cs:{message.sender_code}",

@@ -60,8 +60,11 @@ def _templates(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, s
     sqlite_file = tmp_path_factory.mktemp("template") / "template.sqlite3"
     engine = make_engine(f"sqlite:///{sqlite_file}")
     _prepare(engine)
-    with engine.connect() as conn:
-        conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+    raw = engine.raw_connection()  # outside any transaction: fold the WAL into the file
+    try:
+        raw.cursor().execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    finally:
+        raw.close()
     engine.dispose()
     templates["sqlite"] = str(sqlite_file)
     admin: Engine | None = None

@@ -9,6 +9,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TimeE
 from rich.table import Table
 
 from web.bench import bench_population
+from web.bench_tiers import bench_tiers
 from web.cli import JpkiGroup, console
 
 
@@ -41,6 +42,29 @@ def bench_population_cmd(size: int, lookups: int, pg_url: str | None) -> None:
         table.add_row(r.backend, f"{r.load_seconds:.1f}", f"{r.residents_per_second:,.0f}",
                       f"{r.lookup_p50_ms:.3f}", f"{r.lookup_p99_ms:.3f}", f"{r.raw_p50_ms:.3f}",
                       f"{r.raw_p99_ms:.3f}", f"{r.lookup_p99_ms / r.raw_p99_ms:.1f}×")
+    console.print(table)
+
+
+@bench.command("tiers")
+@click.option("--backlog", type=click.IntRange(10, 1_000_000), default=3000, show_default=True,
+              help="Relocations committed before the workers start.")
+@click.option("--paced", type=click.IntRange(10, 100_000), default=500, show_default=True,
+              help="Relocations committed while the workers run (for the latency).")
+@click.option("--rate", type=click.FloatRange(1, 10_000), default=50, show_default=True,
+              help="Counter commits per second while measuring the latency.")
+@click.option("--pg-url", default=None, envvar="JPKI_BENCH_PG_URL",
+              help="Also run on PostgreSQL (a scratch database is created on this server).")
+def bench_tiers_cmd(backlog: int, paced: int, rate: float, pg_url: str | None) -> None:
+    """Changes per second through every tier to the feed, and commit-to-notice latency."""
+    results = [bench_tiers(backlog=backlog, paced=paced, rate=rate, pg_url=url)
+               for url in [None] + ([pg_url] if pg_url else [])]
+    table = Table(title=f"jpki bench tiers --backlog {backlog} --paced {paced} --rate {rate:g}")
+    for column in ("backend", "backlog changes/s", "latency p50 ms", "latency p99 ms",
+                   "counter changes/s"):
+        table.add_column(column)
+    for r in results:
+        table.add_row(r.backend, f"{r.changes_per_second:,.0f}", f"{r.latency_p50_ms:.1f}",
+                      f"{r.latency_p99_ms:.1f}", f"{r.counter_per_second:,.0f}")
     console.print(table)
 
 

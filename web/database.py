@@ -2,21 +2,48 @@
 
 from __future__ import annotations
 
+import time
 from importlib import resources
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine, create_engine, event
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import Session, SessionTransaction, sessionmaker
 
 # (package, version table) of each package that owns tables; migrated in this order.
 MIGRATED_PACKAGES = ("jukibridge",)
+SQLITE_LOCK_WAIT = 30.0  # seconds a transaction waits for SQLite's write lock
+WRITE_OPTION = "jpki_write"
 
 
 def make_engine(url: str) -> Engine:
-    """An engine with the settings each backend needs (SQLite: WAL, foreign keys, busy wait)."""
+    """An engine with the settings each backend needs (SQLite: WAL, foreign keys, busy wait,
+    and write transactions that take the write lock when they begin)."""
     if url.startswith("sqlite"):
-        engine = create_engine(url, connect_args={"timeout": 30})
+        # The driver's own transaction handling is off. A transaction begun explicitly
+        # (``session.begin()``: the code means to write) is BEGIN IMMEDIATE: one that read
+        # first and wrote later could otherwise fail at once with SQLITE_BUSY (no busy wait)
+        # when another connection committed in between. Reads (autobegin) stay deferred and
+        # never wait. The write lock is awaited here in short steps: SQLite's own busy handler
+        # backs off to 100 ms sleeps, which a busy counter turns into long tails for the tier
+        # workers.
+        engine = create_engine(url, connect_args={"timeout": 0.005, "isolation_level": None})
+
+        @event.listens_for(engine, "begin")
+        def _begin(conn: Connection) -> None:
+            if not conn.get_execution_options().get(WRITE_OPTION):
+                conn.exec_driver_sql("BEGIN")
+                return
+            deadline = time.monotonic() + SQLITE_LOCK_WAIT
+            while True:
+                try:
+                    conn.exec_driver_sql("BEGIN IMMEDIATE")
+                    return
+                except OperationalError as exc:
+                    if "locked" not in str(exc) or time.monotonic() > deadline:
+                        raise
+                    time.sleep(0.0005)
 
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_conn: object, _record: object) -> None:
@@ -32,8 +59,18 @@ def make_engine(url: str) -> Engine:
     return create_engine(url, pool_recycle=1800)
 
 
+class WritingSession(Session):
+    """A session whose explicit ``begin()`` announces a write transaction (see ``make_engine``)."""
+
+    def begin(self, nested: bool = False) -> SessionTransaction:
+        transaction = super().begin(nested)
+        if not nested:
+            self.connection(execution_options={WRITE_OPTION: True})
+        return transaction
+
+
 def make_sessions(engine: Engine) -> sessionmaker[Session]:
-    return sessionmaker(engine, expire_on_commit=False)
+    return sessionmaker(engine, class_=WritingSession, expire_on_commit=False)
 
 
 def alembic_config(package: str, engine: Engine | None = None) -> Config:
