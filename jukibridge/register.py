@@ -103,6 +103,12 @@ class Register:
         """Today in Japan, the calendar the register's dates are in."""
         return self._clock.now().astimezone(JST).date()
 
+    def check_operator(self, operator: str, *roles: Role) -> Role:
+        """Raise ``PermissionDenied`` unless ``operator`` is an active operator of this
+        municipality with one of ``roles``; returns the role."""
+        with self._sessions() as session:
+            return self._operator(session, operator, *roles)
+
     def needs_supervisor(self, kind: ChangeKind) -> bool:
         return kind in self._supervisor_kinds
 

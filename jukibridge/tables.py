@@ -249,3 +249,23 @@ class AuditEntry(Base):
     details: Mapped[str] = mapped_column(Text)  # canonical JSON
     prev_hash: Mapped[str] = mapped_column(String(64))
     entry_hash: Mapped[str] = mapped_column(String(64))
+
+
+class CardRow(Base):
+    """A card issued at the counter (個人番号カード-style, virtual): who holds it, which
+    certificates it carries, and its state. The CA keeps the certificates; this is the
+    register's side of the enrolment."""
+
+    __tablename__ = "cards"
+
+    card_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    municipality_code: Mapped[str] = mapped_column(String(6))
+    resident_code: Mapped[str] = mapped_column(String(11), index=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("persons.person_id"))
+    signing_serial: Mapped[str | None] = mapped_column(String(48))
+    auth_serial: Mapped[str] = mapped_column(String(48))
+    identity_document: Mapped[str] = mapped_column(String(60))
+    operator: Mapped[str] = mapped_column(String(40))
+    issued_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    state: Mapped[str] = mapped_column(String(10), default="active")  # active, lost, returned
+    state_changed_at: Mapped[datetime | None] = mapped_column(UtcDateTime())

@@ -18,10 +18,13 @@ from rich.console import Console
 from sqlalchemy import select
 from sqlalchemy.exc import OperationalError, ProgrammingError
 
+from ca.errors import CaError
 from jukibridge import audit, municipalities, operators, provision
 from jukibridge.errors import RegisterError
 from jukibridge.records import Role
 from jukibridge.tables import RegisterSettings
+from pki.card import CardError
+from web import secrets
 from web.config import ConfigError, load_settings
 from web.database import migrate
 from web.services import Services
@@ -47,8 +50,10 @@ class JpkiGroup(click.Group):
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
-        except (RegisterError, ConfigError) as exc:
+        except (RegisterError, CaError, ConfigError, FileExistsError) as exc:
             raise click.ClickException(str(exc)) from None
+        except CardError as exc:
+            raise click.ClickException(str(exc) or type(exc).__name__) from None
         except (OperationalError, ProgrammingError) as exc:
             raise click.ClickException(
                 f"the database is not ready ({type(exc.orig).__name__}); run `jpki init` first"
@@ -112,6 +117,8 @@ def init(services: Services, municipality_code: str | None) -> None:
     with services.sessions() as session, session.begin():
         added = municipalities.load_table(session)
         purposes = provision.load_purposes(session)
+    secrets.card_seal_key(services.settings, create=True)
+    with services.sessions() as session, session.begin():
         opened = session.get(RegisterSettings, code) is None
         if opened:
             municipalities.open_register(session, services.clock, code)
@@ -217,6 +224,8 @@ def register_commands() -> None:
     """Attach the command groups defined in their own modules."""
     from web import (
         cli_bench,
+        cli_ca,
+        cli_card,
         cli_copy,
         cli_demo,
         cli_population,
@@ -225,8 +234,8 @@ def register_commands() -> None:
         cli_tiers,
     )
 
-    for module in (cli_register, cli_population, cli_tiers, cli_copy, cli_provision, cli_demo,
-                   cli_bench):
+    for module in (cli_register, cli_population, cli_tiers, cli_copy, cli_provision, cli_ca,
+                   cli_card, cli_demo, cli_bench):
         module.attach(main)
 
 

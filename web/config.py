@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 CONFIG_FILE = "jpki.toml"
+VALIDITY_RULES = ("three-years", "fifth-birthday")
 ENV_PREFIX = "JPKI_"
 
 
@@ -26,6 +27,11 @@ class Settings:
     home: Path
     database_url: str
     municipality_code: str = "112089"  # the instance's default register (所沢市)
+    base_url: str = "http://127.0.0.1:8000"  # where CRLs, CA certificates and OCSP are served
+    validity_rule: str = "three-years"  # or "fifth-birthday" (the My Number card rule)
+    key_store: str = "file"  # CA keys: "file" (encrypted PKCS#8) or "pkcs11" (an HSM)
+    pkcs11_module: str = ""  # the HSM's PKCS#11 library (key_store = "pkcs11")
+    pkcs11_token: str = ""  # the token label (its PIN comes from JPKI_PKCS11_PIN only)
 
     @property
     def is_sqlite(self) -> bool:
@@ -53,11 +59,26 @@ def load_settings(home: str | Path | None = None, environ: dict[str, str] | None
             values[key] = env[ENV_PREFIX + key.upper()]
     values.setdefault("database_url", f"sqlite:///{home_path / 'jpki.sqlite3'}")
     for key, value in values.items():
-        if not isinstance(value, str) or not value.strip():
+        if not isinstance(value, str) or (not value.strip() and not key.startswith("pkcs11")):
             raise ConfigError(f"{key} must be a non-empty string")
     if not values["database_url"].startswith(("sqlite:", "postgresql")):
         raise ConfigError("database_url must be a sqlite: or postgresql URL")
+    for key in ("pkcs11_module", "pkcs11_token"):
+        values.setdefault(key, "")
+    _check_choices(values)
     code = values.get("municipality_code", "112089")
     if len(code) != 6 or not code.isdigit():
         raise ConfigError("municipality_code must be 6 digits")
     return Settings(home=home_path, **values)
+
+
+def _check_choices(values: dict[str, Any]) -> None:
+    if values.get("validity_rule", "three-years") not in VALIDITY_RULES:
+        raise ConfigError(f"validity_rule must be one of {', '.join(VALIDITY_RULES)}")
+    if values.get("key_store", "file") not in ("file", "pkcs11"):
+        raise ConfigError("key_store must be file or pkcs11")
+    if values.get("key_store") == "pkcs11" and not (
+            values.get("pkcs11_module") and values.get("pkcs11_token")):
+        raise ConfigError("key_store = pkcs11 needs pkcs11_module and pkcs11_token")
+    if not str(values.get("base_url", "http://x")).startswith("http://"):
+        raise ConfigError("base_url must be an http:// URL (CRLs and OCSP are served over HTTP)")

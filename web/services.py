@@ -7,8 +7,11 @@ from dataclasses import dataclass, field
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from ca.authority import CertificateAuthority
 from jukibridge.register import Register
 from pki.clock import Clock
+from pki.validity import ValidityRule
+from web import secrets
 from web.clock import SystemClock
 from web.config import Settings
 from web.database import make_engine, make_sessions
@@ -23,6 +26,7 @@ class Services:
     sessions: sessionmaker[Session]
     clock: Clock
     _registers: dict[str, Register] = field(default_factory=dict)
+    _ca: CertificateAuthority | None = None
 
     @classmethod
     def build(cls, settings: Settings, clock: Clock | None = None) -> Services:
@@ -35,6 +39,20 @@ class Services:
         if code not in self._registers:
             self._registers[code] = Register(self.sessions, self.clock, code)
         return self._registers[code]
+
+    @property
+    def ca(self) -> CertificateAuthority:
+        """The certificate authority (opens the key store: may ask for the passphrase)."""
+        if self._ca is None:
+            self._ca = CertificateAuthority(self.sessions, self.clock,
+                                            secrets.key_store(self.settings),
+                                            self.settings.base_url)
+        return self._ca
+
+    @property
+    def validity_rule(self) -> ValidityRule:
+        return (ValidityRule.FIFTH_BIRTHDAY if self.settings.validity_rule == "fifth-birthday"
+                else ValidityRule.THREE_YEARS)
 
     def close(self) -> None:
         self.engine.dispose()

@@ -1,0 +1,87 @@
+"""The register's record of cards: which resident holds which card and certificates.
+
+An enrolment is recorded only once the card holds its certificates; a lost or returned card
+keeps its row with the new state.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from jukibridge import audit
+from jukibridge.errors import Conflict, InvalidInput, NotFound
+from jukibridge.tables import CardRow, Person
+from pki.clock import Clock
+
+STATES = ("active", "lost", "returned")
+
+
+@dataclass(frozen=True)
+class CardRecord:
+    card_id: str
+    resident_code: str
+    municipality_code: str
+    signing_serial: str | None
+    auth_serial: str
+    identity_document: str
+    issued_at: datetime
+    state: str
+
+
+def _record(row: CardRow) -> CardRecord:
+    return CardRecord(card_id=row.card_id, resident_code=row.resident_code,
+                      municipality_code=row.municipality_code,
+                      signing_serial=row.signing_serial, auth_serial=row.auth_serial,
+                      identity_document=row.identity_document, issued_at=row.issued_at,
+                      state=row.state)
+
+
+def record_card(session: Session, clock: Clock, *, card_id: str, person_id: int,
+                signing_serial: int | None, auth_serial: int, identity_document: str,
+                operator: str) -> CardRecord:
+    """Record an enrolled card in the caller's transaction (and audit it)."""
+    person = session.get(Person, person_id)
+    if person is None:
+        raise NotFound("no such person")
+    document = identity_document.strip()
+    if not document:
+        raise InvalidInput("name the identity document that was checked",
+                           field="identity_document")
+    row = CardRow(card_id=card_id, municipality_code=person.municipality_code,
+                  resident_code=person.resident_code, person_id=person_id,
+                  signing_serial=str(signing_serial) if signing_serial is not None else None,
+                  auth_serial=str(auth_serial), identity_document=document[:60],
+                  operator=operator, issued_at=clock.now(), state="active")
+    session.add(row)
+    audit.record(session, clock, actor=operator, action="card.enrol", target=f"card:{card_id}",
+                 municipality_code=person.municipality_code,
+                 details={"person": person_id, "identity_document": document[:60]})
+    session.flush()
+    return _record(row)
+
+
+def cards_of(session: Session, resident_code: str) -> list[CardRecord]:
+    rows = session.scalars(select(CardRow).where(CardRow.resident_code == resident_code)
+                           .order_by(CardRow.issued_at)).all()
+    return [_record(row) for row in rows]
+
+
+def change_state(session: Session, clock: Clock, card_id: str, state: str, *,
+                 operator: str) -> CardRecord:
+    """Mark a card lost or returned (never back to active)."""
+    if state not in STATES[1:]:
+        raise InvalidInput(f"a card becomes {' or '.join(STATES[1:])}", field="state")
+    row = session.get(CardRow, card_id, with_for_update=True)
+    if row is None:
+        raise NotFound(f"no card {card_id}", field="card_id")
+    if row.state != "active":
+        raise Conflict(f"card {card_id} is already {row.state}", field="card_id")
+    row.state = state
+    row.state_changed_at = clock.now()
+    audit.record(session, clock, actor=operator, action=f"card.{state}",
+                 target=f"card:{card_id}", municipality_code=row.municipality_code)
+    return _record(row)

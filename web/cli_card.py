@@ -1,0 +1,154 @@
+"""``jpki card ...``: enrolment at the counter and the holder's own use of the card.
+
+PINs and passwords are prompted (hidden) or read from a file given with ``--pin-file``; they are
+never taken from the command line and never printed or logged.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import click
+from cryptography.hazmat.primitives.serialization import Encoding
+
+from pki.card import Card, Kind
+from web import secrets
+from web.cli import JpkiGroup, console, operator_login, operator_option, with_services
+from web.enrolment import enrol
+from web.services import Services
+
+KIND = click.Choice(["sign", "auth"])
+CARD = click.Path(exists=True, dir_okay=False, path_type=Path)
+
+
+def _secret(label: str, pin_file: Path | None, *, confirm: bool = False) -> str:
+    if pin_file is not None:
+        return pin_file.read_text("utf-8").strip()
+    value: str = click.prompt(label, hide_input=True, confirmation_prompt=confirm, err=True)
+    return value
+
+
+def _kind(value: str) -> Kind:
+    return "sign" if value == "sign" else "auth"
+
+
+def _label(kind: str) -> str:
+    return "signing password" if kind == "sign" else "authentication PIN"
+
+
+@click.group(cls=JpkiGroup)
+def card() -> None:
+    """Virtual IC cards: enrolment, information, PINs, signatures."""
+
+
+@card.command("enrol")
+@click.option("--resident", "resident_code", required=True, help="Resident code.")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True,
+              help="Where to write the new card image.")
+@click.option("--identity-document", required=True,
+              help="The identity document the operator checked (e.g. 運転免許証).")
+@click.option("--auth-pin-file", type=CARD, default=None)
+@click.option("--signing-password-file", type=CARD, default=None)
+@click.option("--municipality", "municipality_code", default=None)
+@operator_option
+@with_services
+def card_enrol(services: Services, resident_code: str, out: Path, identity_document: str,
+               auth_pin_file: Path | None, signing_password_file: Path | None,
+               municipality_code: str | None, operator: str | None) -> None:
+    """Issue a card with both certificates to a resident found in the register."""
+    login = operator_login(services, operator)
+    auth_pin = _secret("Resident's authentication PIN (4 digits)", auth_pin_file, confirm=True)
+    password = _secret("Resident's signing password (6-16 A-Z 0-9)", signing_password_file,
+                       confirm=True)
+    result = enrol(services, operator=login, resident_code=resident_code,
+                   identity_document=identity_document, auth_pin=auth_pin,
+                   signing_password=password, out=out, municipality_code=municipality_code)
+    signing = result.pair.signing
+    console.print(f"card {result.card_id} written to {result.path}")
+    console.print(f"signing certificate: {signing.serial if signing else 'none (under 15)'}")
+    console.print(f"authentication certificate: {result.pair.authentication.serial}")
+
+
+def _open(services: Services, path: Path) -> Card:
+    return Card.open(path, secrets.card_seal_key(services.settings))
+
+
+@card.command("info")
+@click.argument("path", type=CARD)
+@with_services
+def card_info(services: Services, path: Path) -> None:
+    """Token information, PIN tries left and the authentication certificate (no PIN needed)."""
+    with _open(services, path) as holder:
+        console.print(f"token: {holder.token_info()}")
+        for kind in ("auth", "sign"):
+            console.print(f"{_label(kind)}: {holder.tries_left(_kind(kind))} tries left")
+        auth = holder.read_certificate("auth")
+        console.print(f"authentication certificate: serial {auth.serial_number}, valid until "
+                      f"{auth.not_valid_after_utc.isoformat()}")
+
+
+@card.command("read-cert")
+@click.argument("path", type=CARD)
+@click.option("--kind", type=KIND, default="auth", show_default=True)
+@click.option("-o", "--out", type=click.Path(dir_okay=False, path_type=Path), default=None)
+@click.option("--pin-file", type=CARD, default=None,
+              help="File holding the signing password (the signing certificate needs it).")
+@with_services
+def card_read_cert(services: Services, path: Path, kind: str, out: Path | None,
+                   pin_file: Path | None) -> None:
+    """Read a certificate from the card (PEM to stdout or a file)."""
+    with _open(services, path) as holder:
+        pin = _secret(_label("sign"), pin_file) if kind == "sign" else None
+        pem = holder.read_certificate(_kind(kind), pin).public_bytes(Encoding.PEM)
+        if out is None:
+            click.echo(pem.decode(), nl=False)
+        else:
+            out.write_bytes(pem)
+            console.print(f"written to {out}")
+
+
+@card.command("verify-pin")
+@click.argument("path", type=CARD)
+@click.option("--kind", type=KIND, required=True)
+@click.option("--pin-file", type=CARD, default=None)
+@with_services
+def card_verify_pin(services: Services, path: Path, kind: str, pin_file: Path | None) -> None:
+    """Check a PIN (a wrong one uses up a try)."""
+    with _open(services, path) as holder:
+        holder.verify_pin(_kind(kind), _secret(_label(kind), pin_file))
+        console.print(f"{_label(kind)} accepted")
+
+
+@card.command("change-pin")
+@click.argument("path", type=CARD)
+@click.option("--kind", type=KIND, required=True)
+@with_services
+def card_change_pin(services: Services, path: Path, kind: str) -> None:
+    """Change a PIN (the current one is asked first)."""
+    with _open(services, path) as holder:
+        old = _secret(f"current {_label(kind)}", None)
+        new = _secret(f"new {_label(kind)}", None, confirm=True)
+        holder.change_pin(_kind(kind), old, new)
+        console.print(f"{_label(kind)} changed")
+
+
+@card.command("sign")
+@click.argument("path", type=CARD)
+@click.argument("file", type=CARD)
+@click.option("--kind", type=KIND, default="sign", show_default=True)
+@click.option("--pin-file", type=CARD, default=None)
+@click.option("-o", "--out", type=click.Path(dir_okay=False, path_type=Path), required=True)
+@with_services
+def card_sign(services: Services, path: Path, file: Path, kind: str, pin_file: Path | None,
+              out: Path) -> None:
+    """Sign the SHA-256 digest of FILE with the card (RSA PKCS#1 v1.5); raw signature to OUT."""
+    with _open(services, path) as holder:
+        digest = hashlib.sha256(file.read_bytes()).digest()
+        signature = holder.sign(_kind(kind), digest, _secret(_label(kind), pin_file))
+        out.write_bytes(signature)
+        console.print(f"signature ({len(signature)} bytes) written to {out}")
+
+
+def attach(main: click.Group) -> None:
+    main.add_command(card)
