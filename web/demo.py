@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import hashlib
+import os
 from collections.abc import Callable
 from datetime import timedelta
 
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from sqlalchemy import func, select
 
 from jukibridge import audit, municipalities, notices, operators, population, provision, workers
@@ -20,8 +24,11 @@ from jukibridge.change_requests import (
 from jukibridge.errors import Conflict, RegisterError
 from jukibridge.records import RecordState, Role, Sex
 from jukibridge.tables import Operator, Person, RegisterSettings
+from pki.card import Card
 from pki.eras import PartialDate
+from web import secrets
 from web.database import migrate
+from web.enrolment import enrol
 from web.services import Services
 
 DEMO_HOME = "112089"  # 所沢市
@@ -34,6 +41,8 @@ DEMO_OPERATORS = (
 )
 DEMO_PASSWORD = "demo-password-0000"
 DEMO_POPULATION = 300
+DEMO_AUTH_PIN = "1234"  # demo only
+DEMO_SIGNING_PASSWORD = "DEMO2026"  # demo only
 
 
 def prepare(services: Services) -> None:
@@ -51,6 +60,10 @@ def prepare(services: Services) -> None:
                 operators.add_operator(session, services.clock, login=login,
                                        password=DEMO_PASSWORD, role=role, municipality_code=code,
                                        display_name=f"demo {role.value}")
+    secrets.card_seal_key(services.settings, create=True)
+    if not os.environ.get("JPKI_CA_PASSPHRASE") and services.settings.key_store == "file":
+        secrets.create_demo_passphrase(services.settings)
+    services.ca.init()
 
 
 def run(services: Services, say: Callable[[str], None]) -> None:
@@ -83,6 +96,22 @@ def run(services: Services, say: Callable[[str], None]) -> None:
         birth_date=PartialDate.of(today), sex=Sex.MALE), notified_on=today)
     child = baby.resident_codes[0]
     say(f"出生: 山田陽太 born today, resident code {child}")
+
+    card = enrol(services, operator=clerk, resident_code=mother, identity_document="在留カード",
+                 auth_pin=DEMO_AUTH_PIN, signing_password=DEMO_SIGNING_PASSWORD,
+                 out=services.settings.home / "cards" / f"{mother}.jcard")
+    signing = card.pair.signing
+    assert signing is not None
+    say(f"カード交付: card {card.card_id} for 山田花子 at {card.path.name}: signing certificate "
+        f"{signing.serial:x}, authentication certificate {card.pair.authentication.serial:x} "
+        f"(demo PINs {DEMO_AUTH_PIN} / {DEMO_SIGNING_PASSWORD})")
+    with Card.open(card.path, secrets.card_seal_key(services.settings)) as held:
+        form = "<DATA><CONTENTS id=\"CONTENTS\">確定申告</CONTENTS></DATA>".encode()
+        signature = held.sign("sign", hashlib.sha256(form).digest(), DEMO_SIGNING_PASSWORD)
+    public = signing.certificate.public_key()
+    assert isinstance(public, rsa.RSAPublicKey)
+    public.verify(signature, form, padding.PKCS1v15(), hashes.SHA256())
+    say("署名: the card signs a submission; the signature verifies with its signing certificate")
 
     home.perform(clerk, Relocation(resident_codes=[mother, child], address="東町5番8号"),
                  notified_on=today)
@@ -125,8 +154,8 @@ def run(services: Services, say: Callable[[str], None]) -> None:
     moved = workers.drain(services.sessions, clock)
     with services.sessions() as session:
         feed = notices.read(session)
-    say(f"住基ネット: {moved} identity events delivered CS → prefecture → national; "
-        f"{len(feed)} revocation notices in the feed")
+    say(f"住基ネット: identity events delivered CS → prefecture → national ({moved} in the last "
+        f"round); {len(feed)} revocation notices in the feed")
     for notice in feed[-4:]:
         say(f"  異動等失効情報 #{notice.seq}: {notice.kind.value} {notice.resident_code} "
             f"({notice.change_reason})")
