@@ -9,6 +9,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TimeE
 from rich.table import Table
 
 from web.bench import bench_population
+from web.bench_issuance import bench_issuance
 from web.bench_tiers import bench_tiers
 from web.cli import JpkiGroup, console
 
@@ -65,6 +66,25 @@ def bench_tiers_cmd(backlog: int, paced: int, rate: float, pg_url: str | None) -
     for r in results:
         table.add_row(r.backend, f"{r.changes_per_second:,.0f}", f"{r.latency_p50_ms:.1f}",
                       f"{r.latency_p99_ms:.1f}", f"{r.counter_per_second:,.0f}")
+    console.print(table)
+
+
+@bench.command("issuance")
+@click.option("--certificates", type=click.IntRange(10, 100_000), default=400,
+              show_default=True)
+@click.option("--enrolments", type=click.IntRange(1, 1000), default=10, show_default=True)
+def bench_issuance_cmd(certificates: int, enrolments: int) -> None:
+    """Certificates issued per second (lint and store included) against raw RSA signing."""
+    r = bench_issuance(certificates=certificates, enrolments=enrolments)
+    table = Table(title=f"jpki bench issuance --certificates {certificates} "
+                        f"--enrolments {enrolments}")
+    for column in ("raw RSA-2048 signatures/s", "signing path certs/s", "signing path / raw",
+                   "issued certs/s (lint + store)", "issued / raw", "enrolments/min"):
+        table.add_column(column)
+    table.add_row(f"{r.raw_per_second:,.0f}", f"{r.signing_path_per_second:,.0f}",
+                  f"{r.signing_ratio:.2f}", f"{r.issued_per_second:,.0f}",
+                  f"{r.issued_per_second / r.raw_per_second:.2f}",
+                  f"{r.enrolments_per_minute:,.0f}")
     console.print(table)
 
 

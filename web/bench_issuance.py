@@ -1,0 +1,118 @@
+"""``jpki bench issuance``: certificates per second against the raw RSA signing rate.
+
+All on one thread (one core), on a scratch SQLite database with a file key store:
+
+- **raw**: RSA-2048 PKCS#1 v1.5 signatures per second with a CA key (the reference);
+- **signing path**: ``pki.profile.sign`` of prepared certificate builders (build + sign);
+- **issuance**: ``ca.enrolment.issue_pair`` for prepared card keys — lint (pkilint and the profile
+  checks, on a throwaway-signed copy), the intended certificate committed, the real signature,
+  the issued certificate committed; card key generation excluded;
+- **enrolments per minute**: complete enrolments including the card's two key generations.
+"""
+
+from __future__ import annotations
+
+import tempfile
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import padding, rsa
+from cryptography.hazmat.primitives.serialization import Encoding
+
+from ca.authority import CertificateAuthority
+from ca.enrolment import Holder, basic_four_of, issue_pair
+from ca.keystore import FileKeyStore
+from pki import profile
+from pki.card import VirtualCard
+from pki.clock import FrozenClock
+from pki.eras import PartialDate
+from pki.profile import CertKind
+from web.bench import scratch_database
+from web.database import make_engine, make_sessions, migrate
+
+DER = Encoding.DER
+
+
+@dataclass(frozen=True)
+class IssuanceBench:
+    raw_per_second: float
+    signing_path_per_second: float
+    issued_per_second: float
+    enrolments_per_minute: float
+
+    @property
+    def signing_ratio(self) -> float:
+        return self.signing_path_per_second / self.raw_per_second
+
+
+HOLDER = Holder(resident_code="24727059608", name="山田　花子", sex=2,
+                birth_date=PartialDate.parse("1990-05-03"), address="埼玉県所沢市並木三丁目1番1号",
+                municipality_code="112089", prefecture="埼玉県", municipality="所沢市",
+                active=True)
+
+
+def bench_issuance(*, certificates: int = 400, enrolments: int = 10,
+                   seconds: float = 3.0) -> IssuanceBench:
+    clock = FrozenClock(datetime(2026, 4, 1, 1, 0, tzinfo=UTC))
+    with scratch_database(None) as url, tempfile.TemporaryDirectory() as folder:
+        engine = make_engine(url)
+        migrate(engine)
+        sessions = make_sessions(engine)
+        keys = FileKeyStore(Path(folder) / "ca-keys", b"bench passphrase, not a secret")
+        ca = CertificateAuthority(sessions, clock, keys, "http://127.0.0.1:8000")
+        ca.init()
+        signer = keys.signer(ca.current(CertKind.SIGNING).key_label)
+
+        digest = b"\x00" * 32
+        count, started = 0, time.perf_counter()
+        while time.perf_counter() - started < seconds:
+            signer.sign(digest, padding.PKCS1v15(), hashes.SHA256())
+            count += 1
+        raw = count / (time.perf_counter() - started)
+
+        card_keys = [rsa.generate_private_key(public_exponent=65537, key_size=2048).public_key()
+                     for _ in range(8)]
+        issuer = ca.current(CertKind.SIGNING)
+        four = basic_four_of(HOLDER)
+        builders = [
+            profile.signing_certificate(issuer.certificate, card_keys[i % len(card_keys)],
+                  serial=profile.random_serial(), not_before=clock.now(),
+                  not_after=datetime(2029, 4, 1, 14, 59, 59, tzinfo=UTC),
+                  prefecture="埼玉県", municipality="所沢市", issuance_id=f"bench{i}",
+                  basic_four=four, endpoints=ca.endpoints(issuer, "112089"))
+            for i in range(certificates)]
+        started = time.perf_counter()
+        for builder in builders:
+            profile.sign(builder, signer)
+        signing_path = certificates / (time.perf_counter() - started)
+
+        pairs = certificates // 2
+        started = time.perf_counter()
+        for i in range(pairs):
+            issue_pair(ca, HOLDER, card_id=f"bench-{i}", signing_key=card_keys[i % 8],
+                       auth_key=card_keys[(i + 1) % 8], issued_at=clock.now())
+        issued = 2 * pairs / (time.perf_counter() - started)
+
+        seal_key = b"\x01" * 32
+        started = time.perf_counter()
+        for i in range(enrolments):
+            path = Path(folder) / f"card-{i}.jcard"
+            with VirtualCard.create(path, seal_key, auth_pin="1234",
+                                    signing_password="BENCH1") as card:
+                pair = issue_pair(ca, HOLDER, card_id=card.card_id,
+                                  signing_key=card.public_key("sign"),
+                                  auth_key=card.public_key("auth"), issued_at=clock.now())
+                assert pair.signing is not None
+                card.install_certificates(
+                    auth_cert=pair.authentication.certificate.public_bytes(DER),
+                    auth_ca_cert=pair.authentication.issuer.certificate.public_bytes(DER),
+                    sign_cert=pair.signing.certificate.public_bytes(DER),
+                    sign_ca_cert=pair.signing.issuer.certificate.public_bytes(DER))
+        per_minute = enrolments / (time.perf_counter() - started) * 60
+        engine.dispose()
+    return IssuanceBench(raw_per_second=raw, signing_path_per_second=signing_path,
+                         issued_per_second=issued, enrolments_per_minute=per_minute)
+
