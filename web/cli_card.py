@@ -15,6 +15,7 @@ from cryptography.hazmat.primitives.serialization import Encoding
 from pki.card import Card, Kind
 from web import secrets
 from web.cli import JpkiGroup, console, operator_login, operator_option, with_services
+from web.cli_card_serve import serve
 from web.enrolment import enrol
 from web.services import Services
 
@@ -148,6 +149,9 @@ def card_sign(services: Services, path: Path, file: Path, kind: str, pin_file: P
         signature = holder.sign(_kind(kind), digest, _secret(_label(kind), pin_file))
         out.write_bytes(signature)
         console.print(f"signature ({len(signature)} bytes) written to {out}")
+
+
+card.add_command(serve)
 
 
 def attach(main: click.Group) -> None:
