@@ -343,6 +343,7 @@ class _Writer:
     pools: _Pools
     today: date
     address_prefix: str
+    municipality_code: str
     snapshot_base: dict[str, Any]
     taken: set[str]
     issued_at: datetime
@@ -354,11 +355,16 @@ class _Writer:
     issued: list[dict[str, Any]] = field(default_factory=list)
 
     def fresh(self, kind: str, draw: Callable[[], str]) -> str:
+        """A value never handed out, recorded in the national registry (for an individual
+        number, its 11-digit body, as the national server issues it)."""
         while True:
             value = draw()
-            if value not in self.taken:
-                self.taken.add(value)
-                self.issued.append({"value": value, "kind": kind, "issued_at": self.issued_at})
+            recorded = value[:11] if kind == "individual_number" else value
+            if recorded not in self.taken:
+                self.taken.add(recorded)
+                self.issued.append({"value": recorded, "kind": kind,
+                                    "issued_at": self.issued_at,
+                                    "municipality_code": self.municipality_code})
                 return value
 
     def random_day(self, earliest: date, latest: date) -> date:
@@ -509,6 +515,7 @@ def generate(sessions: sessionmaker[Session], clock: Clock, municipality_code: s
                 "destination_confirmed_on": None}
         writer = _Writer(session=session, rng=rng, pools=pools, today=today,
                          address_prefix=municipality.prefecture + municipality.name,
+                         municipality_code=municipality_code,
                          snapshot_base=base, taken=taken,
                          issued_at=now, next_person=max_person + 1,
                          next_household=max_household + 1)

@@ -321,7 +321,8 @@ class Register:
                operator: str) -> Outcome:
         ctx = ApplyContext(session=session, clock=self._clock,
                            municipality_code=self.municipality_code, change=change,
-                           operator=operator, issuer=CodeIssuer(session, self._clock),
+                           operator=operator,
+                           issuer=CodeIssuer(session, self._clock, self.municipality_code),
                            outcome=Outcome(change.change_id), address_prefix=self.address_prefix,
                            clock_today=self.today())
         try:

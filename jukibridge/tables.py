@@ -194,13 +194,26 @@ class Snapshot(Base):
 
 
 class IssuedCode(Base):
-    """Every resident code and individual number ever issued: never issued twice."""
+    """The national server's registry of every resident code and individual number it ever
+    handed out (for individual numbers, the 11-digit body): never handed out twice."""
 
     __tablename__ = "issued_codes"
 
     value: Mapped[str] = mapped_column(String(12), primary_key=True)
     kind: Mapped[str] = mapped_column(String(20))  # "resident_code" | "individual_number"
     issued_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    municipality_code: Mapped[str | None] = mapped_column(String(6))  # who received it
+
+
+class CodePoolEntry(Base):
+    """A resident code in a municipality's pool: handed out by the national server, used once."""
+
+    __tablename__ = "cs_code_pools"
+
+    resident_code: Mapped[str] = mapped_column(String(11), primary_key=True)
+    municipality_code: Mapped[str] = mapped_column(String(6), index=True)
+    received_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    used_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
 
 
 class MoveOutCertificateRow(Base):
