@@ -71,13 +71,13 @@ def cards_of(session: Session, resident_code: str) -> list[CardRecord]:
 
 
 def change_state(session: Session, clock: Clock, card_id: str, state: str, *,
-                 operator: str) -> CardRecord:
-    """Mark a card lost or returned (never back to active)."""
+                 operator: str, municipality_code: str) -> CardRecord:
+    """Mark a card of this municipality lost or returned (never back to active)."""
     if state not in STATES[1:]:
         raise InvalidInput(f"a card becomes {' or '.join(STATES[1:])}", field="state")
     row = session.get(CardRow, card_id, with_for_update=True)
-    if row is None:
-        raise NotFound(f"no card {card_id}", field="card_id")
+    if row is None or row.municipality_code != municipality_code:
+        raise NotFound("this municipality issued no such card", field="card_id")
     if row.state != "active":
         raise Conflict(f"card {card_id} is already {row.state}", field="card_id")
     row.state = state
@@ -85,3 +85,25 @@ def change_state(session: Session, clock: Clock, card_id: str, state: str, *,
     audit.record(session, clock, actor=operator, action=f"card.{state}",
                  target=f"card:{card_id}", municipality_code=row.municipality_code)
     return _record(row)
+
+
+def require_active(session: Session, card_id: str, municipality_code: str) -> CardRecord:
+    """The card's record, if this municipality issued it and it is active."""
+    row = session.get(CardRow, card_id)
+    if row is None or row.municipality_code != municipality_code:
+        raise NotFound("this municipality issued no such card", field="card_id")
+    if row.state != "active":
+        raise Conflict(f"the card is {row.state}", field="card_id")
+    return _record(row)
+
+
+def log_counter_action(session: Session, clock: Clock, *, card_id: str, action: str,
+                       operator: str, municipality_code: str, identity_document: str) -> None:
+    """Audit a counter action on a card, with the identity document that was checked."""
+    document = identity_document.strip()
+    if not document:
+        raise InvalidInput("name the identity document that was checked",
+                           field="identity_document")
+    audit.record(session, clock, actor=operator, action=action, target=f"card:{card_id}",
+                 municipality_code=municipality_code,
+                 details={"identity_document": document[:60]})

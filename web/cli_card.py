@@ -12,11 +12,13 @@ from pathlib import Path
 import click
 from cryptography.hazmat.primitives.serialization import Encoding
 
+from jukibridge import cards
+from jukibridge.records import Role
 from pki.card import Card, Kind
 from web import secrets
 from web.cli import JpkiGroup, console, operator_login, operator_option, with_services
 from web.cli_card_serve import serve
-from web.enrolment import enrol
+from web.enrolment import enrol, reset_pin
 from web.services import Services
 
 KIND = click.Choice(["sign", "auth"])
@@ -149,6 +151,55 @@ def card_sign(services: Services, path: Path, file: Path, kind: str, pin_file: P
         signature = holder.sign(_kind(kind), digest, _secret(_label(kind), pin_file))
         out.write_bytes(signature)
         console.print(f"signature ({len(signature)} bytes) written to {out}")
+
+
+@card.command("reset-pin")
+@click.argument("path", type=CARD)
+@click.option("--kind", type=KIND, required=True)
+@click.option("--identity-document", required=True,
+              help="The identity document the operator checked.")
+@click.option("--pin-file", type=CARD, default=None, help="File holding the new PIN.")
+@click.option("--municipality", "municipality_code", default=None)
+@operator_option
+@with_services
+def card_reset_pin(services: Services, path: Path, kind: str, identity_document: str,
+                   pin_file: Path | None, municipality_code: str | None,
+                   operator: str | None) -> None:
+    """At the counter: set a new PIN (unlocks it) after checking the holder's identity."""
+    login = operator_login(services, operator)
+    new_pin = _secret(f"new {_label(kind)}", pin_file, confirm=True)
+    card_id = reset_pin(services, operator=login, card_path=path, kind=kind, new_pin=new_pin,
+                        identity_document=identity_document,
+                        municipality_code=municipality_code)
+    console.print(f"{_label(kind)} of card {card_id} reset")
+
+
+@card.command("report-lost")
+@click.argument("card_id")
+@operator_option
+@with_services
+def card_report_lost(services: Services, card_id: str, operator: str | None) -> None:
+    """At the counter or by phone: the card is lost (its certificates go on hold)."""
+    _change_state(services, card_id, "lost", operator)
+
+
+@card.command("return")
+@click.argument("card_id")
+@operator_option
+@with_services
+def card_return(services: Services, card_id: str, operator: str | None) -> None:
+    """The holder hands the card back (moving abroad, a new card, ...)."""
+    _change_state(services, card_id, "returned", operator)
+
+
+def _change_state(services: Services, card_id: str, state: str, operator: str | None) -> None:
+    login = operator_login(services, operator)
+    register = services.register()
+    register.check_operator(login, Role.CLERK, Role.SUPERVISOR)
+    with services.sessions() as session, session.begin():
+        record = cards.change_state(session, services.clock, card_id, state, operator=login,
+                                    municipality_code=register.municipality_code)
+    console.print(f"card {record.card_id} is now {record.state}")
 
 
 card.add_command(serve)

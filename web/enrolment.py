@@ -99,3 +99,21 @@ def _der(certificate: object) -> bytes:
 
     assert isinstance(certificate, x509.Certificate)
     return certificate.public_bytes(Encoding.DER)
+
+
+def reset_pin(services: Services, *, operator: str, card_path: Path, kind: str, new_pin: str,
+              identity_document: str, municipality_code: str | None = None) -> str:
+    """Reset a (locked or forgotten) PIN at the counter after checking the holder's identity;
+    returns the card id. Only an active card recorded by this municipality is reset."""
+    register = services.register(municipality_code)
+    register.check_operator(operator, Role.CLERK, Role.SUPERVISOR)
+    seal_key = secrets.card_seal_key(services.settings)
+    with VirtualCard.open(card_path, seal_key) as card:
+        with services.sessions() as session, session.begin():
+            record = cards.require_active(session, card.card_id, register.municipality_code)
+            card.reset_pin("sign" if kind == "sign" else "auth", new_pin)
+            cards.log_counter_action(session, services.clock, card_id=record.card_id,
+                                     action=f"card.pin_reset.{kind}", operator=operator,
+                                     municipality_code=record.municipality_code,
+                                     identity_document=identity_document)
+        return card.card_id

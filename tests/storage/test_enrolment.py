@@ -115,3 +115,36 @@ def test_a_bad_password_rule_refuses_the_card(jpki: Jpki, instance: Path,
     (instance / "sign.pin").write_text("abcdef")  # lower case, no digit
     card, out = _enrol(jpki, instance, arrive(register), ok=False)
     assert "Error:" in out and not card.exists()
+
+
+def test_a_locked_pin_is_reset_at_the_counter(jpki: Jpki, instance: Path,
+                                              register: Register) -> None:
+    card, _ = _enrol(jpki, instance, arrive(register))
+    (wrong := instance / "wrong.pin").write_text("9999")
+    for _ in range(3):
+        jpki("card", "verify-pin", str(card), "--kind", "auth", "--pin-file", str(wrong),
+             ok=False)
+    assert "authentication PIN: 0 tries left" in jpki("card", "info", str(card)).output
+    (new := instance / "new.pin").write_text("4321")
+    jpki("card", "reset-pin", str(card), "--kind", "auth", "--identity-document", "旅券",
+         "--pin-file", str(new), "--operator", "clerk")
+    jpki("card", "verify-pin", str(card), "--kind", "auth", "--pin-file", str(new))
+    assert "authentication PIN: 3 tries left" in jpki("card", "info", str(card)).output
+
+
+def test_lost_and_returned_cards(jpki: Jpki, instance: Path, register: Register,
+                                 sessions: sessionmaker[Session]) -> None:
+    code = arrive(register)
+    card, _ = _enrol(jpki, instance, code)
+    with sessions() as session:
+        (held,) = cards.cards_of(session, code)
+    assert "is now lost" in jpki("card", "report-lost", held.card_id,
+                                 "--operator", "clerk").output
+    again = jpki("card", "return", held.card_id, "--operator", "clerk", ok=False)
+    assert again.exit_code == 1 and "already lost" in again.output
+    (new := instance / "new.pin").write_text("4321")
+    refused = jpki("card", "reset-pin", str(card), "--kind", "auth", "--identity-document",
+                   "旅券", "--pin-file", str(new), "--operator", "clerk", ok=False)
+    assert refused.exit_code == 1 and "lost" in refused.output
+    with sessions() as session:
+        assert [c.state for c in cards.cards_of(session, code)] == ["lost"]
