@@ -12,7 +12,7 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, SessionTransaction, sessionmaker
 
 # (package, version table) of each package that owns tables; migrated in this order.
-MIGRATED_PACKAGES = ("jukibridge", "ca")
+MIGRATED_PACKAGES = ("jukibridge", "ca", "revocation")
 SQLITE_LOCK_WAIT = 30.0  # seconds a transaction waits for SQLite's write lock
 WRITE_OPTION = "jpki_write"
 
