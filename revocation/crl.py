@@ -289,6 +289,19 @@ class CrlPublisher:
         return PublishedCrl(row.issuer_key_id, row.partition, row.number, row.this_update,
                             row.next_update, row.entries, row.der)
 
+    def current(self) -> list[PublishedCrl]:
+        """The newest CRL of every partition that has one."""
+        with self._sessions() as session:
+            newest = (select(IssuedCrl.issuer_key_id, IssuedCrl.partition,
+                             func.max(IssuedCrl.number).label("number"))
+                      .group_by(IssuedCrl.issuer_key_id, IssuedCrl.partition).subquery())
+            rows = session.scalars(select(IssuedCrl).join(
+                newest, (IssuedCrl.issuer_key_id == newest.c.issuer_key_id)
+                & (IssuedCrl.partition == newest.c.partition)
+                & (IssuedCrl.number == newest.c.number))).all()
+            return [PublishedCrl(r.issuer_key_id, r.partition, r.number, r.this_update,
+                                 r.next_update, r.entries, r.der) for r in rows]
+
     def ensure(self, issuer: str, partition: str) -> PublishedCrl:
         """The current CRL, issued now if there is none or it is about to go stale."""
         check_partition(partition)

@@ -24,6 +24,7 @@ from jukibridge.errors import RegisterError
 from jukibridge.records import Role
 from jukibridge.tables import RegisterSettings
 from pki.card import CardError
+from revocation.errors import RevocationError
 from web import secrets
 from web.config import ConfigError, load_settings
 from web.database import migrate
@@ -50,7 +51,7 @@ class JpkiGroup(click.Group):
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
-        except (RegisterError, CaError, ConfigError, FileExistsError) as exc:
+        except (RegisterError, CaError, RevocationError, ConfigError, FileExistsError) as exc:
             raise click.ClickException(str(exc)) from None
         except CardError as exc:
             raise click.ClickException(str(exc) or type(exc).__name__) from None
@@ -231,11 +232,12 @@ def register_commands() -> None:
         cli_population,
         cli_provision,
         cli_register,
+        cli_revocation,
         cli_tiers,
     )
 
     for module in (cli_register, cli_population, cli_tiers, cli_copy, cli_provision, cli_ca,
-                   cli_card, cli_demo, cli_bench):
+                   cli_card, cli_revocation, cli_demo, cli_bench):
         module.attach(main)
 
 

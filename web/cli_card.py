@@ -196,6 +196,11 @@ def _change_state(services: Services, card_id: str, state: str, operator: str | 
     login = operator_login(services, operator)
     register = services.register()
     register.check_operator(login, Role.CLERK, Role.SUPERVISOR)
+    with services.sessions() as session:
+        cards.require_active(session, card_id, register.municipality_code)
+    if state == "lost":  # hold first: a failure after it leaves the safe side, and a retry
+        for outcome in services.revocation.service.card_lost(card_id, operator=login):
+            console.print(outcome.message)
     with services.sessions() as session, session.begin():
         record = cards.change_state(session, services.clock, card_id, state, operator=login,
                                     municipality_code=register.municipality_code)

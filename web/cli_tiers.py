@@ -20,6 +20,9 @@ def tiers() -> None:
     """CS → prefecture → national: lag, reconciliation, the notice feed."""
 
 
+REVOCATION = "revocation"
+
+
 @tiers.command("status")
 @with_services
 def tiers_status(services: Services) -> None:
@@ -84,15 +87,14 @@ def tiers_notices(services: Services, after: int, limit: int) -> None:
 
 
 @click.command("worker")
-@click.argument("kind", type=click.Choice(workers.KINDS))
+@click.argument("kind", type=click.Choice([*workers.KINDS, "revocation"]))
 @click.option("--interval", type=click.FloatRange(0.001, 60), default=0.05, show_default=True,
               help="Seconds to wait when there is nothing to deliver.")
 @click.option("--batch", type=click.IntRange(1, 100_000), default=1000, show_default=True)
 @with_services
 def worker(services: Services, kind: str, interval: float, batch: int) -> None:
-    """Run one tier worker as its own process until SIGINT or SIGTERM."""
-    threads = workers.TierThreads(services.sessions, services.clock, interval=interval,
-                                  batch=batch, kinds=(kind,))
+    """Run one worker (a tier, or the revocation service) as its own process until SIGINT or
+    SIGTERM."""
     stopped = threading.Event()
 
     def stop(_signum: int, _frame: FrameType | None) -> None:
@@ -100,10 +102,18 @@ def worker(services: Services, kind: str, interval: float, batch: int) -> None:
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
-    threads.start()
     console.print(f"worker {kind} running (interval {interval} s, batch {batch})")
-    stopped.wait()
-    threads.stop()
+    if kind == REVOCATION:
+        side = services.revocation
+        while not stopped.is_set():
+            if not side.run_once():
+                stopped.wait(interval)
+    else:
+        threads = workers.TierThreads(services.sessions, services.clock, interval=interval,
+                                      batch=batch, kinds=(kind,))
+        threads.start()
+        stopped.wait()
+        threads.stop()
     console.print(f"worker {kind} stopped")
 
 

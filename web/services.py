@@ -8,6 +8,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from ca.authority import CertificateAuthority
+from ca.keystore import KeyStore
 from jukibridge.register import Register
 from pki.clock import Clock
 from pki.validity import ValidityRule
@@ -15,6 +16,7 @@ from web import secrets
 from web.clock import SystemClock
 from web.config import Settings
 from web.database import make_engine, make_sessions
+from web.revocation_wiring import RevocationSide
 
 
 @dataclass
@@ -27,6 +29,8 @@ class Services:
     clock: Clock
     _registers: dict[str, Register] = field(default_factory=dict)
     _ca: CertificateAuthority | None = None
+    _keys: KeyStore | None = None
+    _revocation: RevocationSide | None = None
 
     @classmethod
     def build(cls, settings: Settings, clock: Clock | None = None) -> Services:
@@ -41,13 +45,27 @@ class Services:
         return self._registers[code]
 
     @property
+    def keys(self) -> KeyStore:
+        """The CA key store (may ask for the passphrase)."""
+        if self._keys is None:
+            self._keys = secrets.key_store(self.settings)
+        return self._keys
+
+    @property
     def ca(self) -> CertificateAuthority:
-        """The certificate authority (opens the key store: may ask for the passphrase)."""
+        """The certificate authority, the only user of the CA keys."""
         if self._ca is None:
-            self._ca = CertificateAuthority(self.sessions, self.clock,
-                                            secrets.key_store(self.settings),
+            self._ca = CertificateAuthority(self.sessions, self.clock, self.keys,
                                             self.settings.base_url)
         return self._ca
+
+    @property
+    def revocation(self) -> RevocationSide:
+        """The revocation service with its notice consumer, CRLs and OCSP responder."""
+        if self._revocation is None:
+            self._revocation = RevocationSide.build(self.ca, self.keys, self.sessions,
+                                                    self.clock, self.settings.base_url)
+        return self._revocation
 
     @property
     def validity_rule(self) -> ValidityRule:

@@ -45,3 +45,29 @@ def jpki(db_url: str, tmp_path: Path, clock: FrozenClock, monkeypatch: pytest.Mo
         return result
 
     return run
+
+
+AUTH_PIN = "1234"  # the card PINs of enrolled test cards
+SIGNING_PASSWORD = "ABC123"
+
+
+@pytest.fixture
+def card_instance(jpki: Jpki, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
+    """An instance with both CAs, and the PIN files of test cards, in ``tmp_path``."""
+    monkeypatch.setenv("JPKI_CA_PASSPHRASE", "a test passphrase, not a secret")
+    jpki("init")
+    jpki("ca", "init")
+    (tmp_path / "auth.pin").write_text(AUTH_PIN)
+    (tmp_path / "sign.pin").write_text(SIGNING_PASSWORD)
+    return tmp_path
+
+
+def enrol_card(jpki: Jpki, folder: Path, code: str, name: str = "card.jcard",
+               ok: bool = True) -> tuple[Path, str]:
+    """``jpki card enrol`` for resident ``code``; returns the card's path and the output."""
+    card = folder / name
+    result = jpki("card", "enrol", "--resident", code, "--out", str(card),
+                  "--identity-document", "運転免許証", "--operator", "clerk",
+                  "--auth-pin-file", str(folder / "auth.pin"),
+                  "--signing-password-file", str(folder / "sign.pin"), ok=ok)
+    return card, result.output

@@ -10,7 +10,6 @@ import shutil
 import subprocess
 import sys
 import uuid
-from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -28,8 +27,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from ca.authority import CertificateAuthority, Issued
 from ca.enrolment import CertificatePair, Holder, issue_pair
 from ca.keystore import FileKeyStore
-from ca.tables import IssuedCertificate
-from jukibridge import notices, workers
+from jukibridge import workers
 from jukibridge.change_requests import Relocation
 from jukibridge.register import Register
 from pki import profile
@@ -42,7 +40,6 @@ from revocation.crl import FULL, CrlPublisher, Entry, build_crl, crl_extensions
 from revocation.errors import InvalidRequest, UnknownCertificate
 from revocation.ocsp import OcspResponder, cert_id
 from revocation.ports import (
-    CertificateRecord,
     Issuer,
     Notice,
     NoticeKind,
@@ -59,6 +56,7 @@ from revocation.service import (
 from revocation.tables import RevocationCursor, RevocationEntry
 from tests.conftest import MUNICIPALITY
 from tests.storage.helpers import arrive
+from web.revocation_wiring import CaDirectory, JukiFeed
 
 BASE = "http://127.0.0.1:8000"
 HIRATSUKA = "142034"
@@ -106,42 +104,6 @@ class ForwardingSigner(rsa.RSAPrivateKey):
 
     def _refuse(self) -> NoReturn:
         raise AssertionError("only sign() may be called")
-
-
-class CaDirectory:
-    """``CertificateDirectory`` over the CA's issued store."""
-
-    def __init__(self, ca: CertificateAuthority, sessions: sessionmaker[Session]) -> None:
-        self.ca = ca
-        self.sessions = sessions
-
-    def issuers(self) -> list[Issuer]:
-        return [Issuer(g.name, g.kind, g.key_id, g.certificate)
-                for kind in CertKind for g in self.ca.generations(kind)]
-
-    def _records(self, *where: Any) -> list[CertificateRecord]:
-        with self.sessions() as session:
-            rows = session.scalars(select(IssuedCertificate).where(*where)
-                                   .order_by(IssuedCertificate.issued_id))
-            return [CertificateRecord(r.issuer_key_id, int(r.serial), r.kind, r.resident_code,
-                                      r.card_id, r.partition, r.not_before, r.not_after)
-                    for r in rows]
-
-    def by_holder(self, resident_codes: Collection[str]) -> list[CertificateRecord]:
-        if not resident_codes:
-            return []
-        return self._records(IssuedCertificate.resident_code.in_(list(resident_codes)))
-
-    def by_card(self, card_id: str) -> list[CertificateRecord]:
-        return self._records(IssuedCertificate.card_id == card_id)
-
-    def find(self, issuer_key_id: str, serial: int) -> CertificateRecord | None:
-        found = self._records(IssuedCertificate.issuer_key_id == issuer_key_id,
-                              IssuedCertificate.serial == str(serial))
-        return found[0] if found else None
-
-    def by_issuer(self, issuer_key_id: str) -> Iterable[CertificateRecord]:
-        return self._records(IssuedCertificate.issuer_key_id == issuer_key_id)
 
 
 class CaSigners:
@@ -194,23 +156,6 @@ class ListFeed:
 
     def read(self, after_seq: int, limit: int) -> list[Notice]:
         return [n for n in self.notices if n.seq > after_seq][:limit]
-
-
-class JukiFeed:
-    """A ``NoticeFeed`` over the national server's feed (``jukibridge.notices``)."""
-
-    def __init__(self, sessions: sessionmaker[Session]) -> None:
-        self.sessions = sessions
-
-    def read(self, after_seq: int, limit: int) -> list[Notice]:
-        with self.sessions() as session:
-            return [Notice(seq=n.seq, notice_id=n.notice_id, kind=NoticeKind(n.kind.value),
-                           resident_code=n.resident_code,
-                           previous_resident_code=n.previous_resident_code,
-                           municipality_code=n.municipality_code,
-                           change_reason=n.change_reason, effective_on=n.effective_on,
-                           created_at=n.created_at)
-                    for n in notices.read(session, after_seq, limit)]
 
 
 # -- fixtures --------------------------------------------------------------------------------------
