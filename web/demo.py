@@ -116,6 +116,15 @@ def run(services: Services, say: Callable[[str], None]) -> None:
     home.perform(clerk, Relocation(resident_codes=[mother, child], address="東町5番8号"),
                  notified_on=today)
     say("転居: the household moves to 埼玉県所沢市東町5番8号")
+    workers.drain(services.sessions, clock)
+    services.revocation.run_once()
+    revocation = services.revocation.service
+    signed = revocation.status(signing.issuer.key_id, signing.serial)
+    auth = card.pair.authentication
+    reason = signed.revocation.reason.value if signed.revocation else "-"
+    say(f"失効: the address change reached the national server as a revocation notice; the "
+        f"signing certificate is {signed.state.value} ({reason}), the authentication "
+        f"certificate {revocation.status(auth.issuer.key_id, auth.serial).state.value}")
 
     draft = home.enter(clerk, ClericalFix(resident_code=mother, seq=1,
                                           items={"domicile": "埼玉県所沢市並木三丁目2番地"}))
