@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import hashlib
 import os
 from collections.abc import Callable
 from datetime import timedelta
+from importlib import resources
 
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from sqlalchemy import func, select
 
 from jukibridge import audit, municipalities, notices, operators, population, provision, workers
@@ -26,9 +24,13 @@ from jukibridge.records import RecordState, Role, Sex
 from jukibridge.tables import Operator, Person, RegisterSettings
 from pki.card import Card
 from pki.eras import PartialDate
+from pki.signing import card_signer
+from pki.signing.xml import sign_xml
+from pki.verify import verify_xml
 from web import secrets
 from web.database import migrate
 from web.enrolment import enrol
+from web.evidence import OwnEvidence, trust_store
 from web.services import Services
 
 DEMO_HOME = "112089"  # 所沢市
@@ -105,13 +107,21 @@ def run(services: Services, say: Callable[[str], None]) -> None:
     say(f"カード交付: card {card.card_id} for 山田花子 at {card.path.name}: signing certificate "
         f"{signing.serial:x}, authentication certificate {card.pair.authentication.serial:x} "
         f"(demo PINs {DEMO_AUTH_PIN} / {DEMO_SIGNING_PASSWORD})")
+    form = resources.files("pki").joinpath("signing/examples/tax_return.xml").read_bytes()
     with Card.open(card.path, secrets.card_seal_key(services.settings)) as held:
-        form = "<DATA><CONTENTS id=\"CONTENTS\">確定申告</CONTENTS></DATA>".encode()
-        signature = held.sign("sign", hashlib.sha256(form).digest(), DEMO_SIGNING_PASSWORD)
-    public = signing.certificate.public_key()
-    assert isinstance(public, rsa.RSAPublicKey)
-    public.verify(signature, form, padding.PKCS1v15(), hashes.SHA256())
-    say("署名: the card signs a submission; the signature verifies with its signing certificate")
+        submission = sign_xml(form, card_signer(held, DEMO_SIGNING_PASSWORD),
+                              held.read_certificate("sign", DEMO_SIGNING_PASSWORD))
+    (services.settings.home / "signed_tax_return.xml").write_bytes(submission)
+
+    def verdict() -> str:
+        report = verify_xml(submission, trust=trust_store(services.ca),
+                            evidence=OwnEvidence(services.revocation), at=clock.now())
+        (signature,) = report.signatures
+        return f"{report.indication.value}" + (
+            f"/{signature.sub_indication.value}" if signature.sub_indication else "")
+
+    say(f"署名: the card signs an e-Tax-style submission (signed_tax_return.xml); "
+        f"検証: {verdict()}")
 
     home.perform(clerk, Relocation(resident_codes=[mother, child], address="東町5番8号"),
                  notified_on=today)
@@ -125,6 +135,7 @@ def run(services: Services, say: Callable[[str], None]) -> None:
     say(f"失効: the address change reached the national server as a revocation notice; the "
         f"signing certificate is {signed.state.value} ({reason}), the authentication "
         f"certificate {revocation.status(auth.issuer.key_id, auth.serial).state.value}")
+    say(f"検証 again: {verdict()}")
 
     draft = home.enter(clerk, ClericalFix(resident_code=mother, seq=1,
                                           items={"domicile": "埼玉県所沢市並木三丁目2番地"}))

@@ -97,6 +97,7 @@ def test_demo_runs_and_says_what_it_did(jpki: Jpki) -> None:
     for step in ("国外転入", "出生", "転居", "誤記修正", "転出", "転入", "転入通知", "死亡",
                  "refused as expected", "audit chain intact", "住基ネット", "異動等失効情報",
                  "本人確認情報の提供", "refused and logged", "開示: 2 requests", "カード交付",
-                 "revoked (affiliationChanged)", "certificate good",
+                 "revoked (affiliationChanged)", "certificate good", "検証: TOTAL_PASSED",
+                 "検証 again: TOTAL_FAILED/REVOKED",
                  "署名"):
         assert step in out, out
