@@ -12,15 +12,9 @@ from flask import Flask
 
 
 def create_app(test_config: dict[str, Any] | None = None) -> Flask:
-    """Application factory: config from defaults → instance file → environment."""
-    from web.cli import main
+    """Application factory (see ``web.app``): ``flask --app web`` calls it without arguments."""
+    from web.app import create_app as build
     from web.config import load_settings
 
-    app = Flask(__name__)
     settings = load_settings(test_config.get("home") if test_config else None)
-    app.config.from_mapping(JPKI_SETTINGS=settings)
-    if test_config:
-        app.config.update(test_config)
-    for name, command in main.commands.items():
-        app.cli.add_command(command, name)
-    return app
+    return build(settings=settings, test_config=test_config)

@@ -233,12 +233,13 @@ def register_commands() -> None:
         cli_provision,
         cli_register,
         cli_revocation,
+        cli_serve,
         cli_sign,
         cli_tiers,
     )
 
     for module in (cli_register, cli_population, cli_tiers, cli_copy, cli_provision, cli_ca,
-                   cli_card, cli_revocation, cli_sign, cli_demo, cli_bench):
+                   cli_card, cli_revocation, cli_sign, cli_demo, cli_bench, cli_serve):
         module.attach(main)
 
 

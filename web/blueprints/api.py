@@ -1,0 +1,75 @@
+"""The JSON API, version 1: signature verification for receiving agencies.
+
+``POST /api/v1/verify`` takes one of
+
+- an XML submission (``application/xml`` or ``text/xml``): every enveloped signature;
+- a PDF (``application/pdf``): every approval signature;
+- ``multipart/form-data`` with a detached CMS ``signature`` and the signed ``content`` (each a
+  file part or a text field).
+
+It answers the report of ``pki.verify`` as JSON with HTTP 200 whatever the indication: a failed
+signature is a verdict, not an HTTP error. A document that cannot be judged is a 400 problem.
+
+The signer's basic four are never included yet: they are for registered verifiers whose holder
+consented (issue 5), which needs the verifier registry and consent records; until then the
+report carries no personal data beyond the certificate's issuer and serial.
+"""
+
+from __future__ import annotations
+
+from flask import Blueprint, Response, request
+
+from pki.signing import MalformedDocument
+from pki.verify import Report, verify_cms, verify_pdf, verify_xml
+from web.app import services
+from web.errors import problem
+from web.evidence import OwnEvidence, trust_store
+
+blueprint = Blueprint("api", __name__, url_prefix="/api/v1")
+
+XML_TYPES = frozenset({"application/xml", "text/xml"})
+PDF_TYPE = "application/pdf"
+MULTIPART = "multipart/form-data"
+
+
+@blueprint.post("/verify")
+def verify() -> Response:
+    """Verify a signed document; 200 with the JSON report, or a 4xx problem."""
+    mimetype = request.mimetype
+    if mimetype in XML_TYPES or mimetype == PDF_TYPE:
+        data = request.get_data(cache=False)
+        if not data:
+            raise MalformedDocument("the request body is empty")
+        return _report(data, None, pdf=mimetype == PDF_TYPE)
+    if mimetype == MULTIPART:
+        signature = _part("signature")
+        content = _part("content")
+        return _report(signature, content, pdf=False)
+    return problem(415, f"send {', '.join(sorted(XML_TYPES))}, {PDF_TYPE} or {MULTIPART} "
+                        "with the parts signature and content")
+
+
+def _part(name: str) -> bytes:
+    """A multipart part, as a file or as a text field."""
+    upload = request.files.get(name)
+    if upload is not None:
+        return upload.read()
+    field = request.form.get(name)
+    if field is None:
+        raise MalformedDocument(f"the multipart body has no {name!r} part")
+    return field.encode("utf-8")
+
+
+def _report(data: bytes, content: bytes | None, *, pdf: bool) -> Response:
+    side = services()
+    trust = trust_store(side.ca)
+    evidence = OwnEvidence(side.revocation)
+    at = side.clock.now()
+    report: Report
+    if content is not None:
+        report = verify_cms(data, content, trust=trust, evidence=evidence, at=at)
+    elif pdf:
+        report = verify_pdf(data, trust=trust, evidence=evidence, at=at)
+    else:
+        report = verify_xml(data, trust=trust, evidence=evidence, at=at)
+    return Response(report.to_json(include_basic_four=False), mimetype="application/json")
