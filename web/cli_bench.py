@@ -10,6 +10,7 @@ from rich.table import Table
 
 from web.bench import bench_population
 from web.bench_issuance import bench_issuance
+from web.bench_revocation import bench_revocation
 from web.bench_tiers import bench_tiers
 from web.cli import JpkiGroup, console
 
@@ -85,6 +86,24 @@ def bench_issuance_cmd(certificates: int, enrolments: int) -> None:
                   f"{r.signing_ratio:.2f}", f"{r.issued_per_second:,.0f}",
                   f"{r.issued_per_second / r.raw_per_second:.2f}",
                   f"{r.enrolments_per_minute:,.0f}")
+    console.print(table)
+
+
+@bench.command("revocation")
+@click.option("--holders", type=click.IntRange(5, 10_000), default=50, show_default=True)
+@click.option("--pg-url", default=None, envvar="JPKI_BENCH_PG_URL",
+              help="Also run on PostgreSQL (a scratch database is created on this server).")
+def bench_revocation_cmd(holders: int, pg_url: str | None) -> None:
+    """Time from a relocation committed at the counter to OCSP answering revoked."""
+    results = [bench_revocation(holders=holders, pg_url=url)
+               for url in [None] + ([pg_url] if pg_url else [])]
+    table = Table(title=f"jpki bench revocation --holders {holders}")
+    for column in ("backend", "commit → OCSP revoked p50 ms", "p99 ms", "max ms",
+                   "one OCSP answer p50 ms"):
+        table.add_column(column)
+    for r in results:
+        table.add_row(r.backend, f"{r.p50_ms:.0f}", f"{r.p99_ms:.0f}", f"{r.max_ms:.0f}",
+                      f"{r.ask_p50_ms:.2f}")
     console.print(table)
 
 
