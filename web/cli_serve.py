@@ -7,6 +7,7 @@ responses out), so that a relocation committed at the counter reaches OCSP withi
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import signal
 import threading
@@ -88,7 +89,9 @@ class Running:
         """Close the listening socket and every connection (inside waitress' loop while it
         runs: its sockets belong to that thread), then the request threads and the workers."""
         if self._serving.is_set():
-            self.server.trigger.pull_trigger(self._close_all)
+            # OSError: the loop has closed its trigger already, so it is ending by itself
+            with contextlib.suppress(OSError):
+                self.server.trigger.pull_trigger(self._close_all)
             self._done.wait(timeout)
         else:
             self._close_all()
