@@ -93,7 +93,3 @@ def deliver(sessions: sessionmaker[Session], clock: Clock, *, batch: int = 1000)
             handled += 1
     return handled
 
-
-def pending_count(session: Session) -> int:
-    return len(session.scalars(select(CsMessage.message_id).where(
-        CsMessage.applied_at.is_(None))).all())

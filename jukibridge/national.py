@@ -7,7 +7,7 @@ notices and cursor together), and an event id applied once is never applied agai
 
 from __future__ import annotations
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import insert, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from jukibridge import notices, stores
@@ -61,9 +61,3 @@ def _deliver_one(session: Session, clock: Clock, prefecture_code: str, batch: in
     notices.append_all(session, fresh, now)
     return len(fresh)
 
-
-def pending(session: Session, prefecture_code: str) -> int:
-    cursor = session.get(NationalCursor, prefecture_code)
-    last = cursor.last_seq if cursor else 0
-    return int(session.scalar(select(func.count()).select_from(PrefectureEvent).where(
-        PrefectureEvent.prefecture_code == prefecture_code, PrefectureEvent.seq > last)) or 0)

@@ -79,10 +79,3 @@ def _deliver_one(session: Session, clock: Clock, prefecture_code: str, municipal
         for offset, event in enumerate(fresh)])
     return len(fresh)
 
-
-def pending(session: Session, prefecture_code: str, municipality_code: str) -> int:
-    cursor = session.get(PrefectureCursor, (prefecture_code, municipality_code))
-    last = cursor.last_seq if cursor else 0
-    return int(session.scalar(select(func.count()).select_from(CsOutboxEvent).where(
-        CsOutboxEvent.municipality_code == municipality_code,
-        CsOutboxEvent.origin_seq > last)) or 0)

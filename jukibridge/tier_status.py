@@ -154,13 +154,13 @@ def _current_snapshots(session: Session, municipality_code: str) -> dict[str, Sn
 def _compare(row: Snapshot, identity: IdentityColumns | None) -> str:
     if identity is None:
         return "missing"
-    items = [i for i in IDENTITY_ITEMS if getattr(row, i) != getattr(identity, i)]
-    if (row.state == RecordState.REMOVED.value) != identity.removed:
-        items.append("removed")
-    return f"differs: {', '.join(items)}" if items else ""
+    changed = _changed_upstream(row, identity)
+    return f"differs: {', '.join(changed)}" if changed else ""
 
 
-def _changed_upstream(row: Snapshot, identity: NationalIdentity | None) -> list[str]:
+def _changed_upstream(row: Snapshot, identity: IdentityColumns | None) -> list[str]:
+    """What the upper store must change to match the register (every item if it lacks the
+    record; ``removed``/``restored`` when only the register's state differs)."""
     if identity is None:
         return ["created", *IDENTITY_ITEMS]
     changed = [i for i in IDENTITY_ITEMS if getattr(row, i) != getattr(identity, i)]

@@ -61,6 +61,14 @@ class JpkiGroup(click.Group):
             ) from None
 
 
+def read_secret(label: str, pin_file: Path | None, *, confirm: bool = False) -> str:
+    """A PIN or password from ``pin_file``, else a hidden prompt; never from the command line."""
+    if pin_file is not None:
+        return pin_file.read_text("utf-8").strip()
+    value: str = click.prompt(label, hide_input=True, confirmation_prompt=confirm, err=True)
+    return value
+
+
 def with_services(fn: F) -> F:
     """Add ``--home`` and hand the command a ``Services`` built from the instance's settings."""
 

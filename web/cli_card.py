@@ -16,20 +16,20 @@ from jukibridge import cards
 from jukibridge.records import Role
 from pki.card import Card, Kind
 from web import secrets
-from web.cli import JpkiGroup, console, operator_login, operator_option, with_services
+from web.cli import (
+    JpkiGroup,
+    console,
+    operator_login,
+    operator_option,
+    read_secret,
+    with_services,
+)
 from web.cli_card_serve import serve
 from web.enrolment import enrol, reset_pin
 from web.services import Services
 
 KIND = click.Choice(["sign", "auth"])
 CARD = click.Path(exists=True, dir_okay=False, path_type=Path)
-
-
-def _secret(label: str, pin_file: Path | None, *, confirm: bool = False) -> str:
-    if pin_file is not None:
-        return pin_file.read_text("utf-8").strip()
-    value: str = click.prompt(label, hide_input=True, confirmation_prompt=confirm, err=True)
-    return value
 
 
 def _kind(value: str) -> Kind:
@@ -61,8 +61,8 @@ def card_enrol(services: Services, resident_code: str, out: Path, identity_docum
                municipality_code: str | None, operator: str | None) -> None:
     """Issue a card with both certificates to a resident found in the register."""
     login = operator_login(services, operator)
-    auth_pin = _secret("Resident's authentication PIN (4 digits)", auth_pin_file, confirm=True)
-    password = _secret("Resident's signing password (6-16 A-Z 0-9)", signing_password_file,
+    auth_pin = read_secret("Resident's authentication PIN (4 digits)", auth_pin_file, confirm=True)
+    password = read_secret("Resident's signing password (6-16 A-Z 0-9)", signing_password_file,
                        confirm=True)
     result = enrol(services, operator=login, resident_code=resident_code,
                    identity_document=identity_document, auth_pin=auth_pin,
@@ -102,7 +102,7 @@ def card_read_cert(services: Services, path: Path, kind: str, out: Path | None,
                    pin_file: Path | None) -> None:
     """Read a certificate from the card (PEM to stdout or a file)."""
     with _open(services, path) as holder:
-        pin = _secret(_label("sign"), pin_file) if kind == "sign" else None
+        pin = read_secret(_label("sign"), pin_file) if kind == "sign" else None
         pem = holder.read_certificate(_kind(kind), pin).public_bytes(Encoding.PEM)
         if out is None:
             click.echo(pem.decode(), nl=False)
@@ -119,7 +119,7 @@ def card_read_cert(services: Services, path: Path, kind: str, out: Path | None,
 def card_verify_pin(services: Services, path: Path, kind: str, pin_file: Path | None) -> None:
     """Check a PIN (a wrong one uses up a try)."""
     with _open(services, path) as holder:
-        holder.verify_pin(_kind(kind), _secret(_label(kind), pin_file))
+        holder.verify_pin(_kind(kind), read_secret(_label(kind), pin_file))
         console.print(f"{_label(kind)} accepted")
 
 
@@ -130,8 +130,8 @@ def card_verify_pin(services: Services, path: Path, kind: str, pin_file: Path | 
 def card_change_pin(services: Services, path: Path, kind: str) -> None:
     """Change a PIN (the current one is asked first)."""
     with _open(services, path) as holder:
-        old = _secret(f"current {_label(kind)}", None)
-        new = _secret(f"new {_label(kind)}", None, confirm=True)
+        old = read_secret(f"current {_label(kind)}", None)
+        new = read_secret(f"new {_label(kind)}", None, confirm=True)
         holder.change_pin(_kind(kind), old, new)
         console.print(f"{_label(kind)} changed")
 
@@ -148,7 +148,7 @@ def card_sign(services: Services, path: Path, file: Path, kind: str, pin_file: P
     """Sign the SHA-256 digest of FILE with the card (RSA PKCS#1 v1.5); raw signature to OUT."""
     with _open(services, path) as holder:
         digest = hashlib.sha256(file.read_bytes()).digest()
-        signature = holder.sign(_kind(kind), digest, _secret(_label(kind), pin_file))
+        signature = holder.sign(_kind(kind), digest, read_secret(_label(kind), pin_file))
         out.write_bytes(signature)
         console.print(f"signature ({len(signature)} bytes) written to {out}")
 
@@ -167,7 +167,7 @@ def card_reset_pin(services: Services, path: Path, kind: str, identity_document:
                    operator: str | None) -> None:
     """At the counter: set a new PIN (unlocks it) after checking the holder's identity."""
     login = operator_login(services, operator)
-    new_pin = _secret(f"new {_label(kind)}", pin_file, confirm=True)
+    new_pin = read_secret(f"new {_label(kind)}", pin_file, confirm=True)
     card_id = reset_pin(services, operator=login, card_path=path, kind=kind, new_pin=new_pin,
                         identity_document=identity_document,
                         municipality_code=municipality_code)

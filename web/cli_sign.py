@@ -17,7 +17,7 @@ from pki.signing.pdf import Stamp, sign_pdf
 from pki.signing.xml import sign_xml
 from pki.verify import Indication, Report, verify_cms, verify_pdf, verify_xml
 from web import secrets
-from web.cli import with_services
+from web.cli import read_secret, with_services
 from web.evidence import OwnEvidence, trust_store
 from web.services import Services
 
@@ -38,8 +38,7 @@ def sign(services: Services, source: Path, card_path: Path, pin_file: Path | Non
     """Sign SOURCE with the card: an e-Tax-style XML submission by default."""
     if cms and pdf:
         raise click.UsageError("choose --cms or --pdf, not both")
-    password = (pin_file.read_text("utf-8").strip() if pin_file is not None else
-                click.prompt("signing password", hide_input=True, err=True))
+    password = read_secret("signing password", pin_file)
     data = source.read_bytes()
     try:
         with Card.open(card_path, secrets.card_seal_key(services.settings)) as card:

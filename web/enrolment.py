@@ -20,6 +20,9 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from cryptography import x509
+from cryptography.hazmat.primitives.serialization import Encoding
+
 from ca.enrolment import CertificatePair, Holder, issue_pair
 from jukibridge import cards
 from jukibridge.records import RecordState, Role
@@ -93,11 +96,7 @@ def enrol(services: Services, *, operator: str, resident_code: str, identity_doc
                      pair=pair)
 
 
-def _der(certificate: object) -> bytes:
-    from cryptography import x509
-    from cryptography.hazmat.primitives.serialization import Encoding
-
-    assert isinstance(certificate, x509.Certificate)
+def _der(certificate: x509.Certificate) -> bytes:
     return certificate.public_bytes(Encoding.DER)
 
 
