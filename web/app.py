@@ -9,6 +9,7 @@ folder, then ``JPKI_WEB_<KEY>`` environment variables; unknown keys are refused 
 from __future__ import annotations
 
 import os
+import secrets
 import tomllib
 from pathlib import Path
 from typing import Any
@@ -29,7 +30,17 @@ DEFAULTS: dict[str, Any] = {
     "MAX_FORM_MEMORY_SIZE": 10 * 1024 * 1024,
     "MAX_FORM_PARTS": 16,
     "JSON_SORT_KEYS": False,
+    # Browser sessions (counter and portal): signed cookie, HttpOnly, SameSite=Lax. Secure is
+    # on unless the service is reached over plain http (a loopback demo), see ``_cookie_secure``.
+    "SESSION_COOKIE_SECURE": "auto",
+    "SESSION_COOKIE_HTTPONLY": True,
+    "SESSION_COOKIE_SAMESITE": "Lax",
+    # An operator or resident session ends after this many idle minutes (counter screens).
+    "SESSION_IDLE_MINUTES": 15,
+    "WTF_CSRF_ENABLED": True,
+    "WTF_CSRF_TIME_LIMIT": 3600,
 }
+SECRET_KEY_FILE = "web-secret.key"  # in the instance folder, 0600, made on first start
 
 
 def create_app(settings: Settings | None = None, services: Services | None = None,
@@ -41,8 +52,9 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     ``test_config`` overrides the web configuration last.
     """
     from web import errors
-    from web.blueprints import api, repository
+    from web.blueprints import api, counter, portal, repository
     from web.cli import main
+    from web.extensions import csrf
 
     if services is None:
         services = Services.build(settings or load_settings(), clock=clock)
@@ -52,10 +64,20 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     if test_config:
         app.config.update(test_config)
     app.config["JPKI_SETTINGS"] = services.settings
+    if not app.config.get("SECRET_KEY"):
+        app.config["SECRET_KEY"] = secret_key(home)
+    app.config["SESSION_COOKIE_SECURE"] = _cookie_secure(app.config["SESSION_COOKIE_SECURE"],
+                                                         services.settings.base_url)
     app.extensions[EXTENSION] = services
     errors.register(app)
+    csrf.init_app(app)
+    # Machine-to-machine endpoints carry no browser session: no CSRF token to check.
+    csrf.exempt(repository.blueprint)
+    csrf.exempt(api.blueprint)
     app.register_blueprint(repository.blueprint)
     app.register_blueprint(api.blueprint)
+    app.register_blueprint(counter.blueprint)
+    app.register_blueprint(portal.blueprint)
     for name, command in main.commands.items():
         app.cli.add_command(command, name)
     return app
@@ -78,6 +100,36 @@ def web_config(home: Path, environ: dict[str, str]) -> dict[str, Any]:
             value = _parse(key, raw, name)
             values[_checked(key, value, name)] = value
     return values
+
+
+def secret_key(home: Path) -> bytes:
+    """The key that signs session cookies: ``HOME/web-secret.key``, made once (0600)."""
+    path = home / SECRET_KEY_FILE
+    if not path.exists():
+        home.mkdir(parents=True, exist_ok=True)
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:
+            pass  # another process made it first
+        else:
+            with os.fdopen(fd, "wb") as out:
+                out.write(secrets.token_bytes(32))
+    key = path.read_bytes()
+    if len(key) < 32:
+        raise ConfigError(f"{path}: a session key of at least 32 bytes is expected")
+    return key
+
+
+def _cookie_secure(value: object, base_url: str) -> bool:
+    """``auto``: Secure cookies whenever the service's base URL is https; else a yes/no."""
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text == "auto":
+        return base_url.lower().startswith("https:")
+    if text in ("1", "true", "yes", "0", "false", "no"):
+        return text in ("1", "true", "yes")
+    raise ConfigError(f"SESSION_COOKIE_SECURE must be auto, true or false, not {value!r}")
 
 
 def _checked(key: str, value: Any, where: str) -> str:

@@ -6,6 +6,9 @@ APIs, the repository (CRLs, CA certificates) and OCSP's HTTP-level refusals answ
 message is written for the caller and is passed on as ``detail``; anything unexpected is logged
 here with its traceback and answers a bare 500: no stack trace, exception text or SQL ever
 reaches a client.
+
+Browser screens (the counter and the portal) get the same statuses as a friendly Japanese page
+(``error.html``) instead of a problem document.
 """
 
 from __future__ import annotations
@@ -14,7 +17,8 @@ import json
 import logging
 from http import HTTPStatus
 
-from flask import Flask, Response
+from flask import Flask, Response, render_template, request
+from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException, MethodNotAllowed
 
 from ca.errors import CaConflict, CaError, CaNotFound, IssuanceRefused, KeyStoreError, NotEligible
@@ -62,6 +66,46 @@ STATUS: tuple[tuple[type[Exception], HTTPStatus], ...] = (
 # Errors whose message may describe the server's insides: the client gets the title only.
 OPAQUE: tuple[type[Exception], ...] = (KeyStoreError,)
 
+PAGE_AREAS = ("/counter", "/portal")  # path prefixes answered with HTML pages
+PAGE_TITLES: dict[int, str] = {
+    400: "入力内容を確認してください",
+    401: "認証できませんでした",
+    403: "この操作は許可されていません",
+    404: "お探しのページ・情報が見つかりません",
+    405: "この方法では利用できません",
+    409: "ほかの処理と競合しました",
+    413: "送信されたファイルが大きすぎます",
+    422: "この内容では処理できません",
+    500: "システムエラーが発生しました",
+    503: "ただいま利用できません",
+}
+PAGE_MESSAGES: dict[int, str] = {
+    400: "入力された内容に誤りがあります。内容を確認して、もう一度お試しください。",
+    401: "本人確認ができませんでした。もう一度お試しください。",
+    403: "この画面または操作を利用する権限がありません。",
+    404: "指定されたページまたは情報は存在しません。",
+    413: "ファイルの大きさの上限を超えています。",
+    500: "処理中に問題が発生しました。記録されていますので、時間をおいて再度お試しください。",
+    503: "一時的に処理できません。時間をおいて再度お試しください。",
+}
+CSRF_MESSAGE = ("画面の有効期限が切れたか、不正な送信です。"
+                "画面を開き直して、もう一度操作してください。")
+
+
+def wants_page() -> bool:
+    """True for a request of a browser screen (counter, portal), answered with HTML."""
+    path = request.path
+    return any(path == area or path.startswith(area + "/") for area in PAGE_AREAS)
+
+
+def page(status: int, detail: str | None = None, *, message: str | None = None) -> Response:
+    """A Japanese error page with ``status``; ``detail`` is shown only when meant for users."""
+    title = PAGE_TITLES.get(status, HTTPStatus(status).phrase)
+    text = message or PAGE_MESSAGES.get(status, "この操作は完了しませんでした。")
+    body = render_template("error.html", status=status, title=title, message=text,
+                           detail=detail)
+    return Response(body, status=status, mimetype="text/html")
+
 
 def problem(status: int, detail: str | None = None, *, title: str | None = None,
             kind: str | None = None) -> Response:
@@ -100,15 +144,18 @@ def domain_error(exc: Exception) -> Response:
         return unexpected(exc)
     if isinstance(exc, OPAQUE):
         log.error("%s: %s", type(exc).__name__, exc)
-        return problem(status, kind=_kind(exc))
+        return page(status) if wants_page() else problem(status, kind=_kind(exc))
     detail = str(exc) or status.phrase
-    return problem(status, detail, kind=_kind(exc))
+    return page(status, detail) if wants_page() else problem(status, detail, kind=_kind(exc))
 
 
 def http_error(exc: HTTPException) -> Response:
     """Werkzeug's own errors (404 for an unknown URL, 405, 413 …) as problem documents."""
     status = exc.code or HTTPStatus.INTERNAL_SERVER_ERROR
-    response = problem(status, exc.description)
+    if wants_page():
+        response = page(status, message=CSRF_MESSAGE if isinstance(exc, CSRFError) else None)
+    else:
+        response = problem(status, exc.description)
     if isinstance(exc, MethodNotAllowed) and exc.valid_methods:
         response.headers["Allow"] = ", ".join(exc.valid_methods)  # RFC 9110 §15.5.6
     return response
@@ -117,6 +164,8 @@ def http_error(exc: HTTPException) -> Response:
 def unexpected(exc: Exception) -> Response:
     """A fault of ours: logged with its traceback here, a bare 500 for the client."""
     log.error("unhandled error", exc_info=exc)
+    if wants_page():
+        return page(HTTPStatus.INTERNAL_SERVER_ERROR)
     return problem(HTTPStatus.INTERNAL_SERVER_ERROR,
                    "The service could not answer this request; the fault was logged.")
 

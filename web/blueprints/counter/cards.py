@@ -1,0 +1,1 @@
+"""Counter screens: cards (to be built)."""

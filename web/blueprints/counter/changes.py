@@ -1,0 +1,1 @@
+"""Counter screens: changes (to be built)."""

@@ -1,0 +1,1 @@
+"""Counter screens: copies (to be built)."""

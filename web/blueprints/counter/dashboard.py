@@ -1,0 +1,1 @@
+"""Counter screens: dashboard (to be built)."""
