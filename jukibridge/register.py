@@ -12,7 +12,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 
-from sqlalchemy import and_, bindparam, select
+from sqlalchemy import Text, and_, bindparam, cast, exists, literal, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -47,8 +47,16 @@ _CURRENT_SNAPSHOT = (
     .order_by((_PERSONS.c.state == RecordState.ACTIVE.value).desc(),
               _PERSONS.c.person_id.desc())
     .limit(1))
-# On PostgreSQL the same statement also takes the audit writers' lock, saving a round trip.
-_CURRENT_SNAPSHOT_LOCKED = _CURRENT_SNAPSHOT.add_columns(audit.writer_lock().label("audit_lock"))
+# PostgreSQL's one-statement audited read (``Register._viewed``): the audit entry's target
+# ``person:<id>`` and its hashed body are completed in SQL with the person id it found.
+_FOUND = _CURRENT_SNAPSHOT.cte("found")
+_FOUND_ID = cast(select(_FOUND.c.person_id).scalar_subquery(), Text)
+_VIEW_TARGET = literal("person:", Text) + _FOUND_ID
+_VIEW_REST = (bindparam("rest_head", type_=Text) + _FOUND_ID
+              + bindparam("rest_tail", type_=Text))
+_VIEWED = select(_FOUND).add_cte(audit.append_from(
+    audit.advance_head(_VIEW_REST, where=exists().where(_FOUND.c.operator_role.is_not(None))),
+    target=_VIEW_TARGET).cte("appended"))
 # A move-out may be notified up to 14 days before the move (住民基本台帳法施行令 §23); we allow
 # a little more for the counter's convenience.
 ADVANCE_NOTICE = {
@@ -240,14 +248,16 @@ class Register:
         """The current record of a resident (or their removed record, 除票).
 
         The counter's most frequent read, so it runs as few Core statements as it can: one
-        indexed join that also checks the operator (and on PostgreSQL takes the audit lock),
-        then the audit entry.
+        indexed join that also checks the operator, then the audit entry. On PostgreSQL both
+        are one statement in its own transaction (see ``_viewed``).
         """
         code = validate_resident_code(resident_code)
+        fast = self._viewed(code, operator)
+        if fast is not None:
+            return fast
         with self._transaction() as session:
             conn = session.connection()
-            postgres = conn.dialect.name == "postgresql"
-            row = conn.execute(_CURRENT_SNAPSHOT_LOCKED if postgres else _CURRENT_SNAPSHOT, {
+            row = conn.execute(_CURRENT_SNAPSHOT, {
                 "code": code, "municipality": self.municipality_code, "login": operator}).first()
             if row is None or row.operator_role is None:
                 self._operator(session, operator, *Role)
@@ -258,9 +268,31 @@ class Register:
                     _SNAPSHOTS.c.seq == person.current_seq)).one()
             audit.record(session, self._clock, actor=operator, action="record.view",
                          target=f"person:{row.person_id}",
-                         municipality_code=self.municipality_code,
-                         locked=postgres and hasattr(row, "audit_lock"))
+                         municipality_code=self.municipality_code)
             return ResidentRecord.from_row(row)
+
+    def _viewed(self, code: str, operator: str) -> ResidentRecord | None:
+        """PostgreSQL's one-round-trip read: the record, the operator check and the audit
+        entry in one autocommit statement (an entry is appended only when the operator may
+        read and the record exists). None when the slow path must decide: another backend,
+        no such current resident code, or an operator who may not read."""
+        if self._sessions.kw.get("bind") is None:
+            return None
+        engine = self._sessions.kw["bind"]
+        if engine.dialect.name != "postgresql":
+            return None
+        pending = audit.Pending.of(self._clock, actor=operator, action="record.view",
+                                   target="person:0",
+                                   municipality_code=self.municipality_code)
+        head, tail = pending.rest().split('"person:0"')
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            row = conn.execute(_VIEWED, {
+                **pending.values(), "code": code, "municipality": self.municipality_code,
+                "login": operator, "rest_head": head + '"person:', "rest_tail": '"' + tail,
+            }).first()
+        if row is None or row.operator_role is None:
+            return None
+        return ResidentRecord.from_row(row)
 
     def history(self, resident_code: str, *, operator: str) -> list[ResidentRecord]:
         """Every snapshot of a resident, oldest first."""

@@ -264,6 +264,22 @@ class AuditEntry(Base):
     entry_hash: Mapped[str] = mapped_column(String(64))
 
 
+class AuditHead(Base):
+    """The one row naming the audit chain's newest entry (its id and hash).
+
+    Every writer updates this row in the statement that appends its entry: the row lock
+    serialises writers, and a writer that waited re-reads the row version its predecessor
+    committed, so the chain never forks. It also lets ``audit.verify`` notice a truncated log.
+    """
+
+    __tablename__ = "audit_head"
+
+    head_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    entry_id: Mapped[int] = mapped_column(Integer)
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    entry_hash: Mapped[str] = mapped_column(String(64))
+
+
 class CardRow(Base):
     """A card issued at the counter (個人番号カード-style, virtual): who holds it, which
     certificates it carries, and its state. The CA keeps the certificates; this is the

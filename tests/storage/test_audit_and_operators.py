@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from jukibridge import audit, operators
 from jukibridge.errors import AuditChainBroken, AuthenticationFailed
 from jukibridge.register import Register
-from jukibridge.tables import AuditEntry, Operator
+from jukibridge.tables import AuditEntry, AuditHead, Operator
 from pki.clock import FrozenClock
 from tests.conftest import PASSWORD
 from tests.storage.helpers import arrive
@@ -45,13 +45,35 @@ def test_a_tampered_chain_is_detected(register: Register, sessions: sessionmaker
     assert caught.value.fields["entry_id"] in (3, 4)
 
 
+def _truncate(session: Session, keep: int, *, rewind_head: bool) -> None:
+    """Delete the entries after ``keep``; an intruder who knows the schema rewinds the head."""
+    session.execute(delete(AuditEntry).where(AuditEntry.entry_id > keep))
+    if rewind_head:
+        last = session.get(AuditEntry, keep)
+        assert last is not None
+        session.execute(update(AuditHead).values(entry_id=keep, prev_hash=last.prev_hash,
+                                                 entry_hash=last.entry_hash))
+
+
+def test_entries_removed_from_the_end_are_caught_by_the_chain_head(
+        register: Register, sessions: sessionmaker[Session]) -> None:
+    arrive(register)
+    with sessions() as s:
+        entries = audit.verify(s).entries
+    with sessions() as s, s.begin():
+        _truncate(s, entries - 2, rewind_head=False)
+    with sessions() as s, pytest.raises(AuditChainBroken, match="removed from the end") as caught:
+        audit.verify(s)
+    assert caught.value.fields["entry_id"] == entries - 1
+
+
 def test_entries_removed_from_the_end_are_caught_by_the_witness(
         register: Register, sessions: sessionmaker[Session]) -> None:
     arrive(register)
     with sessions() as s:
         witness = audit.verify(s)
     with sessions() as s, s.begin():
-        s.execute(delete(AuditEntry).where(AuditEntry.entry_id == witness.entries))
+        _truncate(s, witness.entries - 1, rewind_head=True)
     with sessions() as s:
         assert audit.verify(s).entries == witness.entries - 1  # the shorter chain still fits
         with pytest.raises(AuditChainBroken, match="removed from the end"):
@@ -65,7 +87,7 @@ def test_a_rewritten_tail_differs_from_the_witness(register: Register,
     with sessions() as s:
         witness = audit.verify(s)
     with sessions() as s, s.begin():
-        s.execute(delete(AuditEntry).where(AuditEntry.entry_id == witness.entries))
+        _truncate(s, witness.entries - 1, rewind_head=True)
         audit.record(s, clock, actor="intruder", action="register.read", target="x")
     with sessions() as s, pytest.raises(AuditChainBroken, match="differs") as caught:
         audit.verify(s, witness=witness)

@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from jukibridge.tables import AuditEntry
+from jukibridge.tables import AuditEntry, AuditHead
 from tests.storage.conftest import Jpki
 
 
@@ -83,10 +83,12 @@ def test_audit_verify_remembers_the_head(jpki: Jpki, sessions: sessionmaker[Sess
     witness = tmp_path / "witness.json"
     assert "audit chain intact" in jpki("audit", "verify", "--witness", str(witness)).output
     assert witness.exists()
-    with sessions() as s, s.begin():
-        last = s.scalars(select(AuditEntry).order_by(AuditEntry.entry_id.desc())).first()
-        assert last is not None
+    with sessions() as s, s.begin():  # an intruder drops the newest entry and rewinds the head
+        last, before = s.scalars(select(AuditEntry).order_by(AuditEntry.entry_id.desc())
+                                 .limit(2)).all()
         s.delete(last)
+        s.execute(update(AuditHead).values(entry_id=before.entry_id, prev_hash=before.prev_hash,
+                                           entry_hash=before.entry_hash))
     assert "audit chain intact" in jpki("audit", "verify").output  # no witness at HOME yet
     result = jpki("audit", "verify", "--witness", str(witness), ok=False)
     assert result.exit_code == 1 and "removed from the end" in result.output
