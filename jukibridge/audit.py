@@ -39,6 +39,7 @@ GENESIS = "0" * 64
 HEAD_ID = 1  # the audit_head table holds this one row
 _TABLE = AuditEntry.__table__
 _HEAD = AuditHead.__table__
+HEAD_ROW = AuditHead  # updates name the mapped class (typed), reads the table
 _READ_HEAD = select(_HEAD.c.entry_id, _HEAD.c.entry_hash).where(_HEAD.c.head_id == HEAD_ID)
 _INSERT = insert(AuditEntry)
 _COLUMNS = ("entry_id", "at", "actor", "municipality_code", "action", "target", "details",
@@ -112,7 +113,7 @@ def record(
     entry_id = last_id + 1
     entry_hash = hashlib.sha256(
         (prev_hash + "[" + str(entry_id) + "," + pending.rest()).encode()).hexdigest()
-    conn.execute(update(_HEAD).where(_HEAD.c.head_id == HEAD_ID).values(
+    conn.execute(update(HEAD_ROW).where(_HEAD.c.head_id == HEAD_ID).values(
         entry_id=entry_id, prev_hash=prev_hash, entry_hash=entry_hash))
     conn.execute(_INSERT, {**pending.values(), "entry_id": entry_id, "prev_hash": prev_hash,
                            "entry_hash": entry_hash})
@@ -128,7 +129,7 @@ def advance_head(rest: ColumnElement[str], *,
     update on the version its predecessor committed, so ids and hashes always chain."""
     h = _HEAD.c
     body = h.entry_hash + "[" + cast(h.entry_id + 1, Text) + "," + rest
-    statement = update(_HEAD).where(h.head_id == HEAD_ID)
+    statement = update(HEAD_ROW).where(h.head_id == HEAD_ID)
     if where is not None:
         statement = statement.where(where)
     return (statement.values(entry_id=h.entry_id + 1, prev_hash=h.entry_hash,
