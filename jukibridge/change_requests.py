@@ -81,12 +81,14 @@ class Death(ChangeRequest):
 @dataclass(frozen=True, kw_only=True)
 class MoveIn(ChangeRequest):
     """転入: arrival with a move-out certificate from another municipality, or, for a special
-    move (card holders), by resident code from the data the origin's CS sent ahead."""
+    move (card holders), by resident code from the data the origin's CS sent ahead, on
+    presentation of the card (``card_id``) of a resident who moved out with them."""
 
     kind = ChangeKind.MOVE_IN
     address: str
     certificate_id: str | None = None
     resident_code: str | None = None
+    card_id: str | None = None
     join_household_of: str | None = None
     relationship: str = HEAD
 
@@ -94,7 +96,8 @@ class MoveIn(ChangeRequest):
 @dataclass(frozen=True, kw_only=True)
 class MoveOut(ChangeRequest):
     """転出: planned departure to another municipality; produces move-out certificates. A
-    special move (card holders) also sends them to the destination's CS (``destination_code``)."""
+    special move (at least one of the movers holds an active card) also sends them to the
+    destination's CS (``destination_code``)."""
 
     kind = ChangeKind.MOVE_OUT
     resident_codes: list[str]

@@ -4,7 +4,8 @@
   CS then finalises the removed record with the confirmed destination and date.
 - A **special move** (転入転出の特例, for card holders): the origin's move-out sends the
   move-out certificate data to the destination's CS, so the resident only visits the
-  destination's counter, where the move-in is keyed by resident code from that data.
+  destination's counter, where the move-in is keyed by resident code from that data and
+  accepted on presentation of an active card of one of the residents who moved together.
 
 Messages are written in the sender's change transaction and applied by the recipient's CS worker
 (``deliver``), one transaction per message, exactly once.
@@ -37,14 +38,13 @@ def send(session: Session, clock: Clock, *, sender: str, recipient: str, kind: s
                           sent_at=clock.now()))
 
 
-def expected_certificate(session: Session, municipality_code: str, resident_code: str
-                         ) -> str | None:
-    """The move-out certificate id of a special move announced to this municipality."""
-    row = session.scalars(select(CsExpectedArrival).where(
+def expected_arrival(session: Session, municipality_code: str, resident_code: str
+                     ) -> CsExpectedArrival | None:
+    """The newest special move of ``resident_code`` announced to this municipality."""
+    return session.scalars(select(CsExpectedArrival).where(
         CsExpectedArrival.municipality_code == municipality_code,
         CsExpectedArrival.resident_code == resident_code)
         .order_by(CsExpectedArrival.arrival_id.desc())).first()
-    return row.certificate_id if row else None
 
 
 def deliver(sessions: sessionmaker[Session], clock: Clock, *, batch: int = 1000) -> int:
@@ -77,7 +77,8 @@ def deliver(sessions: sessionmaker[Session], clock: Clock, *, batch: int = 1000)
                         municipality_code=message.recipient_code,
                         resident_code=payload["resident_code"],
                         certificate_id=payload["certificate_id"],
-                        origin_code=message.sender_code, received_at=clock.now()))
+                        origin_code=message.sender_code, received_at=clock.now(),
+                        card_ids=json.dumps(payload.get("card_ids", []))))
                 else:
                     raise ValueError(f"unknown message kind {message.kind!r}")
                 savepoint.commit()

@@ -29,6 +29,7 @@ from jukibridge.kana import normalise_kana, normalise_name
 from jukibridge.numbering import CodeIssuer
 from jukibridge.records import HEAD, ChangeKind, RecordState
 from jukibridge.tables import (
+    CardRow,
     Change,
     Household,
     MoveOutCertificateRow,
@@ -371,11 +372,17 @@ def move_in(ctx: ApplyContext, req: rq.MoveIn) -> None:
         raise InvalidInput("give the move-out certificate, or the resident code of a special "
                            "move", field="certificate_id")
     certificate_id = req.certificate_id
+    card: CardRow | None = None
     if req.resident_code is not None:
-        certificate_id = exchange.expected_certificate(
+        arrival = exchange.expected_arrival(
             ctx.session, ctx.municipality_code, validate_resident_code(req.resident_code))
-        if certificate_id is None:
+        if arrival is None:
             raise NotFound("no special-move data arrived for this resident", field="resident_code")
+        certificate_id = arrival.certificate_id
+        card = _presented_card(ctx, req.card_id, json.loads(arrival.card_ids))
+    elif req.card_id is not None:
+        raise InvalidInput("a card is presented only for a special move (by resident code)",
+                           field="card_id")
     assert certificate_id is not None
     cert = ctx.session.get(MoveOutCertificateRow, certificate_id.strip())
     if cert is None or cert.voided_at is not None:
@@ -404,11 +411,30 @@ def move_in(ctx: ApplyContext, req: rq.MoveIn) -> None:
         "address_notified_on": ctx.change.notified_on,
     })
     cert.used_by_person_id = person.person_id
+    if card is not None and card.resident_code == cert.resident_code:
+        # The holder's own card is now kept by this municipality (PIN resets, loss reports).
+        card.municipality_code = ctx.municipality_code
+        card.person_id = person.person_id
     exchange.send(ctx.session, ctx.clock, sender=ctx.municipality_code,
                   recipient=cert.origin_code, kind=exchange.MOVE_IN_NOTICE,
                   payload={"certificate_id": cert.certificate_id,
                            "destination": ctx.address(req.address),
                            "moved_in_on": ctx.on.isoformat()})
+
+
+def _presented_card(ctx: ApplyContext, card_id: str | None, accepted: list[str]) -> CardRow:
+    """The card shown at the destination counter for a special move: it must be active and
+    belong to one of the residents who moved out together."""
+    if not card_id or not card_id.strip():
+        raise InvalidInput("a special move-in is accepted on presentation of the card",
+                           field="card_id")
+    card = ctx.session.get(CardRow, card_id.strip(), with_for_update=True)
+    if card is None or card.card_id not in accepted:
+        raise InvalidInput("this card is not one of the cards of the special move",
+                           field="card_id")
+    if card.state != "active":
+        raise Conflict(f"the card is {card.state}", field="card_id")
+    return card
 
 
 def _remove(ctx: ApplyContext, codes: list[str], destination: str | None) -> list[
@@ -432,6 +458,7 @@ def death(ctx: ApplyContext, req: rq.Death) -> None:
 def move_out(ctx: ApplyContext, req: rq.MoveOut) -> None:
     destination = _text(req.destination, "destination")
     target = _special_move_target(ctx, req)
+    card_ids = _movers_cards(ctx, req.resident_codes) if target is not None else []
     for person, row in _remove(ctx, req.resident_codes, destination):
         cert = MoveOutCertificateRow(
             certificate_id=secrets.token_hex(16),
@@ -450,7 +477,19 @@ def move_out(ctx: ApplyContext, req: rq.MoveOut) -> None:
             exchange.send(ctx.session, ctx.clock, sender=ctx.municipality_code, recipient=target,
                           kind=exchange.MOVE_OUT_DATA,
                           payload={"certificate_id": cert.certificate_id,
-                                   "resident_code": row.resident_code})
+                                   "resident_code": row.resident_code,
+                                   "card_ids": card_ids})
+
+
+def _movers_cards(ctx: ApplyContext, codes: list[str]) -> list[str]:
+    """The active cards held by residents of a special move; at least one is required."""
+    found = list(ctx.session.scalars(select(CardRow.card_id).where(
+        CardRow.resident_code.in_(_distinct(codes)), CardRow.state == "active",
+        CardRow.municipality_code == ctx.municipality_code).order_by(CardRow.card_id)))
+    if not found:
+        raise InvalidInput("a special move is for card holders: none of the residents moving "
+                           "holds an active card", field="special")
+    return found
 
 
 def _special_move_target(ctx: ApplyContext, req: rq.MoveOut) -> str | None:

@@ -207,3 +207,6 @@ class CsExpectedArrival(Base):
     certificate_id: Mapped[str] = mapped_column(String(32))
     origin_code: Mapped[str] = mapped_column(String(6))
     received_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    # The active cards of the residents moving together (JSON list): the move-in is accepted
+    # only on presentation of one of them.
+    card_ids: Mapped[str] = mapped_column(Text, default="[]", server_default="[]")
