@@ -43,7 +43,7 @@ class Stamp:
     text: str = "Signed with a JPKI card\n%(signer)s\n%(ts)s"
 
 
-class _TimedPdfSigner(PdfSigner):
+class TimedPdfSigner(PdfSigner):
     """Takes the signing time from the caller instead of the wall clock."""
 
     def __init__(self, *args: Any, signing_time: datetime, **kwargs: Any) -> None:
@@ -90,7 +90,7 @@ def sign_pdf(pdf: bytes, signer: DigestSigner, certificate: x509.Certificate, *,
     metadata = PdfSignatureMetadata(
         field_name=field_name, md_algorithm=DIGEST_ALGORITHM, subfilter=SigSeedSubFilter.PADES,
     )
-    pdf_signer = _TimedPdfSigner(
+    pdf_signer = TimedPdfSigner(
         metadata, CardCmsSigner(signer, certificate, chain), signing_time=signing_time,
         new_field_spec=spec,
         stamp_style=TextStampStyle(stamp_text=stamp.text if stamp else "%(ts)s"),

@@ -23,6 +23,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -34,10 +35,14 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from cryptography.hazmat.primitives.serialization import Encoding
+from sqlalchemy import select
 
+from ca.tables import IssuedCertificate
+from jukibridge.register import Register
 from pki.basic_four import BasicFour, Sex
 from pki.card import VirtualCard
 from pki.card.vpcd import DEFAULT_PORT
+from pki.clock import FrozenClock
 from pki.eras import PartialDate
 from pki.profile import (
     CertKind,
@@ -48,6 +53,14 @@ from pki.profile import (
     sign,
     signing_certificate,
 )
+from tests.storage.conftest import (  # noqa: F401  (card_instance and jpki are fixtures)
+    Jpki,
+    card_instance,
+    enrol_card,
+    jpki,
+)
+from tests.storage.helpers import arrive
+from web.secrets import card_seal_key
 
 PACKAGES = ("pcscd", "vsmartcard-vpcd", "opensc", "opensc-pkcs11", "iproute2")
 VPCD_DRIVER = "/usr/lib/pcsc/drivers/serial/libifdvpcd.so"
@@ -222,30 +235,37 @@ def issued(tmp_path_factory: pytest.TempPathFactory) -> Issued:
                   roots[CertKind.AUTHENTICATION])
 
 
-@pytest.fixture
-def served(stack: Stack, issued: Issued, tmp_path: Path) -> Iterator[Issued]:
-    """A fresh copy of the card in vpcd's slot, served by the CLI command inside the namespace."""
-    path = tmp_path / "card.jpkicard"
-    shutil.copyfile(issued.path, path)
-    key_file = tmp_path / "seal.key"
-    key_file.write_bytes(SEAL_KEY)
-    log = open(tmp_path / "serve.log", "wb")  # noqa: SIM115 - closed at teardown
+@contextmanager
+def _serving(stack: Stack, card: Path, seal_key: bytes, folder: Path) -> Iterator[None]:
+    """``card`` in vpcd's slot, served by the CLI command inside the namespace."""
+    key_file = folder / "seal.key"
+    key_file.write_bytes(seal_key)
+    log = open(folder / "serve.log", "wb")  # noqa: SIM115 - closed at teardown
     server = subprocess.Popen(
         ["nsenter", f"--net=/proc/{stack.pcscd.pid}/ns/net", "--", sys.executable, "-c",
-         "from web.cli_card_serve import serve; serve()", str(path),
+         "from web.cli_card_serve import serve; serve()", str(card),
          "--seal-key-file", str(key_file)],
         stdout=log, stderr=subprocess.STDOUT,
     )
     try:
         _wait("the card in the reader", lambda: stack.card_present() or server.poll() is not None)
         if server.poll() is not None:
-            pytest.fail(f"card server exited: {(tmp_path / 'serve.log').read_text()}")
-        yield Issued(path, issued.sign_cert, issued.sign_ca, issued.auth_cert, issued.auth_ca)
+            pytest.fail(f"card server exited: {(folder / 'serve.log').read_text()}")
+        yield
     finally:
         server.terminate()
         server.wait(timeout=10)
         log.close()
         _wait("the card to leave the reader", lambda: not stack.card_present())
+
+
+@pytest.fixture
+def served(stack: Stack, issued: Issued, tmp_path: Path) -> Iterator[Issued]:
+    """A fresh copy of the card in vpcd's slot, served by the CLI command inside the namespace."""
+    path = tmp_path / "card.jpkicard"
+    shutil.copyfile(issued.path, path)
+    with _serving(stack, path, SEAL_KEY, tmp_path):
+        yield Issued(path, issued.sign_cert, issued.sign_ca, issued.auth_cert, issued.auth_ca)
 
 
 def _tries_left(stack: Stack) -> dict[str, int]:
@@ -427,3 +447,59 @@ def test_pyhanko_signs_a_pdf_through_opensc(
     assert status.intact and status.valid and status.trusted, status.pretty_print_details()
     assert status.bottom_line
     assert status.signing_cert.dump() == _der(served.sign_cert)
+
+
+def test_a_pdf_signed_through_opensc_passes_our_verification_endpoint(
+    stack: Stack, card_instance: Path, jpki: Jpki,  # noqa: F811
+    register: Register, clock: FrozenClock,
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A card enrolled at our counter by our CA, in the reader: pyhanko's PKCS#11 signer signs
+    a PDF through OpenSC's module, and our ``/api/v1/verify`` (our trust roots, our revocation
+    evidence, the test clock) reports TOTAL_PASSED; tampered, it reports TOTAL_FAILED."""
+    from pyhanko.config.pkcs11 import TokenCriteria
+    from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
+    from pyhanko.sign import pkcs11, signers
+
+    from pki.signing.pdf import TimedPdfSigner
+    from tests.storage.conftest import SIGNING_PASSWORD as OUR_SIGNING_PASSWORD
+    from web.app import create_app
+    from web.config import load_settings
+    from web.services import Services
+
+    card, _ = enrol_card(jpki, card_instance, arrive(register))
+    services = Services.build(load_settings(), clock=clock)
+    try:
+        seal_key = card_seal_key(services.settings)
+        with _serving(stack, card, seal_key, tmp_path):
+            monkeypatch.setenv("PCSCLITE_CSOCK_NAME", stack.env["PCSCLITE_CSOCK_NAME"])
+            session = pkcs11.open_pkcs11_session(
+                stack.module, token_criteria=TokenCriteria(label=SIGN_TOKEN),
+                user_pin=OUR_SIGNING_PASSWORD)
+            try:
+                signer = pkcs11.PKCS11Signer(session, key_id=b"\x02", cert_id=b"\x02",
+                                             other_certs_to_pull=None)
+                signed = TimedPdfSigner(
+                    signers.PdfSignatureMetadata(field_name="JPKI", md_algorithm="sha256"),
+                    signer=signer, signing_time=clock.now(),
+                ).sign_pdf(IncrementalPdfFileWriter(io.BytesIO(_pdf()))).getvalue()
+            finally:
+                session.close()
+        client = create_app(services=services, test_config={"TESTING": True}).test_client()
+        response = client.post("/api/v1/verify", data=signed, content_type="application/pdf")
+        assert response.status_code == 200, response.get_data(as_text=True)
+        report = response.get_json()
+        (signature,) = report["signatures"]
+        assert report["indication"] == "TOTAL_PASSED", report
+        with services.sessions() as db:
+            serials = {int(row.serial) for row in db.scalars(select(IssuedCertificate))}
+        assert int(signature["signer"]["serial"]) in serials
+
+        # One byte of the signed range changed (in the binary comment after the header).
+        comment = signed.index(b"\n%") + 2
+        tampered = signed[:comment] + bytes([signed[comment] ^ 1]) + signed[comment + 1:]
+        response = client.post("/api/v1/verify", data=tampered, content_type="application/pdf")
+        (signature,) = response.get_json()["signatures"]
+        assert signature["indication"] == "TOTAL_FAILED", signature
+    finally:
+        services.close()
