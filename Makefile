@@ -13,10 +13,11 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
-## The main job: an instance on the embedded default (SQLite) with a demo municipality.
+## The main job: an instance on the embedded default (SQLite) with a demo municipality, served
+## on http://127.0.0.1:8000 with every worker (the demo data is loaded once; a re-run just serves).
 run: $(STAMP)
 	$(BIN)/jpki init
-	$(BIN)/jpki demo
+	$(BIN)/jpki demo --serve
 
 ## The whole test suite (PostgreSQL too when JPKI_TEST_PG_URL is set).
 test: $(STAMP)

@@ -52,7 +52,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     ``test_config`` overrides the web configuration last.
     """
     from web import errors
-    from web.blueprints import api, counter, portal, repository
+    from web.blueprints import api, counter, ops, portal, repository
     from web.cli import main
     from web.extensions import csrf
 
@@ -74,10 +74,12 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     # Machine-to-machine endpoints carry no browser session: no CSRF token to check.
     csrf.exempt(repository.blueprint)
     csrf.exempt(api.blueprint)
+    csrf.exempt(ops.blueprint)
     app.register_blueprint(repository.blueprint)
     app.register_blueprint(api.blueprint)
     app.register_blueprint(counter.blueprint)
     app.register_blueprint(portal.blueprint)
+    app.register_blueprint(ops.blueprint)
     for name, command in main.commands.items():
         app.cli.add_command(command, name)
     return app

@@ -11,11 +11,13 @@ import contextlib
 import logging
 import signal
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from types import FrameType
 from typing import Any
 
 import click
+from rich.cells import cell_len
 from waitress.server import create_server
 
 from jukibridge.workers import TierThreads
@@ -117,6 +119,41 @@ def start(services: Services, host: str, port: int, *, workers: bool = True) -> 
     return Running(server, tiers, revocation)
 
 
+Announce = Callable[["Running"], None]
+
+
+def serve_until_stopped(services: Services, host: str, port: int, *, workers: bool = True,
+                        announce: Announce | None = None) -> None:
+    """Start, print where the service is (then ``announce``), serve until Ctrl-C or SIGTERM."""
+    running = start(services, host, port, workers=workers)
+
+    def terminate(_signum: int, _frame: FrameType | None) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, terminate)
+    url = running.url
+    console.print(f"serving on {url}" + (" (tier and revocation workers running)" if workers
+                                         else ""))
+    for what, path in (("counter (窓口)", "/counter/"), ("portal (利用者ポータル)", "/portal/"),
+                       ("dashboard (運用状況)", "/counter/dashboard"),
+                       ("OCSP", "/ocsp"), ("CA certificate", "/ca/sign-1.cer"),
+                       ("CRL", "/crl/sign-1/full.crl"), ("verification API", "/api/v1/verify"),
+                       ("API document", "/api/v1/openapi.json"), ("health", "/healthz"),
+                       ("metrics", "/metrics")):
+        console.print(f"  {what}{' ' * max(1, 24 - cell_len(what))}{url}{path}")
+    base = services.settings.base_url.rstrip("/")
+    if base != url:
+        console.print(f"note: certificates name {base} (base_url) for their CRLs and OCSP")
+    if announce is not None:
+        announce(running)
+    console.file.flush()
+    try:
+        running.serve_forever()
+    finally:
+        running.stop()
+        console.print("stopped")
+
+
 @click.command("serve")
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8000, show_default=True, type=click.IntRange(0, 65535))
@@ -125,27 +162,9 @@ def start(services: Services, host: str, port: int, *, workers: bool = True) -> 
                    "(`jpki worker ...`).")
 @with_services
 def serve(services: Services, host: str, port: int, no_workers: bool) -> None:
-    """Serve the web service (CRLs, CA certificates, OCSP, the API) until Ctrl-C or SIGTERM."""
-    running = start(services, host, port, workers=not no_workers)
-
-    def terminate(_signum: int, _frame: FrameType | None) -> None:
-        raise KeyboardInterrupt
-
-    signal.signal(signal.SIGTERM, terminate)
-    url = running.url
-    console.print(f"serving on {url}" + ("" if no_workers else
-                                         " (tier and revocation workers running)"))
-    for what, path in (("OCSP", "/ocsp"), ("CA certificate", "/ca/sign-1.cer"),
-                       ("CRL", "/crl/sign-1/full.crl"), ("verification API", "/api/v1/verify")):
-        console.print(f"  {what:<17} {url}{path}")
-    base = services.settings.base_url.rstrip("/")
-    if base != url:
-        console.print(f"note: certificates name {base} (base_url) for their CRLs and OCSP")
-    try:
-        running.serve_forever()
-    finally:
-        running.stop()
-        console.print("stopped")
+    """Serve the web service (counter, portal, API, CRLs, CA certificates, OCSP) until Ctrl-C
+    or SIGTERM."""
+    serve_until_stopped(services, host, port, workers=not no_workers)
 
 
 def attach(main: click.Group) -> None:

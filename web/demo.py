@@ -6,6 +6,7 @@ import os
 from collections.abc import Callable
 from datetime import timedelta
 from importlib import resources
+from pathlib import Path
 
 from sqlalchemy import func, select
 
@@ -68,17 +69,51 @@ def prepare(services: Services) -> None:
     services.ca.init()
 
 
-def run(services: Services, say: Callable[[str], None]) -> None:
-    """Run the scenario, saying what each step did."""
-    prepare(services)
-    clock = services.clock
+def populate(services: Services, say: Callable[[str], None]) -> None:
+    """Give 所沢市 its few hundred synthetic residents, unless it has them already."""
     with services.sessions() as session:
         residents = session.scalar(select(func.count()).select_from(Person).where(
             Person.municipality_code == DEMO_HOME, Person.state == RecordState.ACTIVE.value))
     if (residents or 0) < DEMO_POPULATION:
-        report = population.generate(services.sessions, clock, DEMO_HOME, DEMO_POPULATION)
+        report = population.generate(services.sessions, services.clock, DEMO_HOME,
+                                     DEMO_POPULATION)
         say(f"population: {report.residents} synthetic residents in {report.households} "
             f"households of 所沢市")
+
+
+def day_done(services: Services) -> bool:
+    """Whether the scripted day has run on this instance: it is the only thing that puts
+    records into 平塚市's register (its two residents move there), and they stay, even removed."""
+    with services.sessions() as session:
+        return session.scalar(select(Person.person_id).where(
+            Person.municipality_code == DEMO_OTHER).limit(1)) is not None
+
+
+def ensure(services: Services, say: Callable[[str], None]) -> bool:
+    """The demo data once: prepare and populate, then the scripted day unless it already ran.
+    Returns whether the day ran now (``jpki demo --serve``: re-running it just serves)."""
+    if day_done(services):
+        prepare(services)
+        populate(services, say)
+        say("demo data already in place: the scripted day is not run again")
+        return False
+    run(services, say)
+    return True
+
+
+def cards(services: Services) -> list[Path]:
+    """The demo's virtual card images (made by the scripted day), oldest first."""
+    folder = services.settings.home / "cards"
+    if not folder.is_dir():
+        return []
+    return sorted(folder.glob("*.jcard"), key=lambda path: path.stat().st_mtime)
+
+
+def run(services: Services, say: Callable[[str], None]) -> None:
+    """Run the scenario, saying what each step did."""
+    prepare(services)
+    clock = services.clock
+    populate(services, say)
     home = services.register(DEMO_HOME)
     other = services.register(DEMO_OTHER)
     clerk, chief = "demo-clerk", "demo-chief"

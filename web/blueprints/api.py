@@ -7,8 +7,11 @@
 - ``multipart/form-data`` with a detached CMS ``signature`` and the signed ``content`` (each a
   file part or a text field).
 
-It answers the report of ``pki.verify`` as JSON with HTTP 200 whatever the indication: a failed
-signature is a verdict, not an HTTP error. A document that cannot be judged is a 400 problem.
+``GET /api/v1/openapi.json`` is the OpenAPI document of the API (``web.openapi``).
+
+``verify`` answers the report of ``pki.verify`` as JSON with HTTP 200 whatever the indication: a
+failed signature is a verdict, not an HTTP error. A document that cannot be judged is a 400
+problem.
 
 The signer's basic four are never included yet: they are for registered verifiers whose holder
 consented (issue 5), which needs the verifier registry and consent records; until then the
@@ -17,6 +20,8 @@ report carries no personal data beyond the certificate's issuer and serial.
 
 from __future__ import annotations
 
+import json
+
 from flask import Blueprint, Response, request
 
 from pki.signing import MalformedDocument
@@ -24,12 +29,19 @@ from pki.verify import Report, verify_cms, verify_pdf, verify_xml
 from web.app import services
 from web.errors import problem
 from web.evidence import OwnEvidence, trust_store
+from web.openapi import document
 
 blueprint = Blueprint("api", __name__, url_prefix="/api/v1")
 
 XML_TYPES = frozenset({"application/xml", "text/xml"})
 PDF_TYPE = "application/pdf"
 MULTIPART = "multipart/form-data"
+
+
+@blueprint.get("/openapi.json")
+def openapi() -> Response:
+    """The OpenAPI 3.1 document of this API (``web.openapi``)."""
+    return Response(json.dumps(document(), ensure_ascii=False), mimetype="application/json")
 
 
 @blueprint.post("/verify")

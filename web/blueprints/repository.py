@@ -25,6 +25,7 @@ from revocation.errors import UnknownIssuer
 from revocation.ocsp import MAX_REQUEST, error_response
 from web.app import services
 from web.errors import problem
+from web.metrics import metrics, ocsp_status
 
 blueprint = Blueprint("repository", __name__)
 
@@ -110,4 +111,5 @@ def ocsp_get(encoded: str) -> Response:
 
 
 def _ocsp(der: bytes) -> Response:
+    metrics().count_ocsp(ocsp_status(der))  # jpki_ocsp_responses_total{status=...}
     return Response(der, mimetype=OCSP_RESPONSE)

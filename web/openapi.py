@@ -1,0 +1,278 @@
+"""The OpenAPI 3.1 document of the JSON API, served at ``GET /api/v1/openapi.json``.
+
+Written as Python data next to the code it describes, so that the enumerations (indications,
+sub-indications, media types, the report's schema name) come from the modules that produce them
+and cannot drift. It covers ``POST /api/v1/verify`` and its report (``jpki-verification-report/1``,
+see ``pki.verify.report``), the document itself, and the operations endpoints ``/healthz`` and
+``/metrics``. Errors are RFC 9457 problem documents (``application/problem+json``).
+"""
+
+from __future__ import annotations
+
+import copy
+import functools
+from importlib import metadata
+from typing import Any
+
+from pki.verify.report import SCHEMA, Indication, SubIndication
+
+OPENAPI_VERSION = "3.1.0"
+PATH = "/api/v1/openapi.json"
+PROBLEM = "application/problem+json"
+
+_REF = "#/components/schemas/"
+
+
+def _ref(name: str) -> dict[str, str]:
+    return {"$ref": _REF + name}
+
+
+def _nullable(schema: dict[str, Any]) -> dict[str, Any]:
+    return {"oneOf": [{"type": "null"}, schema]}
+
+
+def _problem(description: str) -> dict[str, Any]:
+    return {"description": description, "content": {PROBLEM: {"schema": _ref("Problem")}}}
+
+
+_TIME = {"type": "string", "format": "date-time"}
+_HEX = {"type": "string", "pattern": "^[0-9a-f]+$"}
+_SHA256 = {"type": "string", "pattern": "^[0-9a-f]{64}$"}
+_BINARY = {"type": "string", "format": "binary"}
+
+
+def _schemas() -> dict[str, Any]:
+    indications = [i.value for i in Indication]
+    return {
+        "VerificationReport": {
+            "type": "object",
+            "description": "The verdict on every signature of one document, in the vocabulary "
+                           "of ETSI EN 319 102-1. Keys are never removed or renamed within "
+                           "schema version 1; new optional keys may appear.",
+            "required": ["schema", "format", "validation_time", "indication", "signatures"],
+            "properties": {
+                "schema": {"const": SCHEMA},
+                "format": {"enum": ["xml", "cms", "pdf"]},
+                "validation_time": _TIME,
+                "indication": {"enum": indications},
+                "signatures": {"type": "array", "items": _ref("SignatureReport")},
+            },
+        },
+        "SignatureReport": {
+            "type": "object",
+            "required": ["index", "indication", "sub_indication", "message", "signer",
+                         "signed_data_digest", "revocation"],
+            "properties": {
+                "index": {"type": "integer", "minimum": 0,
+                          "description": "Position of the signature in the document, from 0."},
+                "indication": {"enum": indications},
+                "sub_indication": {"enum": [None, *(s.value for s in SubIndication)],
+                                   "description": "null exactly when the indication is "
+                                                  "TOTAL_PASSED."},
+                "message": {"type": "string"},
+                "signer": _nullable(_ref("Signer")),
+                "signed_data_digest": _nullable(_ref("SignedDataDigest")),
+                "revocation": {"type": "array", "items": _ref("Evidence")},
+                "basic_four": _nullable(_ref("BasicFour")),
+            },
+        },
+        "Signer": {
+            "type": "object",
+            "required": ["subject", "issuer", "serial", "issuer_key_id", "not_before",
+                         "not_after", "sha256"],
+            "properties": {
+                "subject": {"type": "string", "description": "RFC 4514."},
+                "issuer": {"type": "string", "description": "RFC 4514."},
+                "serial": {"type": "string", "pattern": "^[0-9]+$",
+                           "description": "Decimal, as a string."},
+                "issuer_key_id": _nullable(_HEX),
+                "not_before": _TIME,
+                "not_after": _TIME,
+                "sha256": _SHA256,
+            },
+        },
+        "SignedDataDigest": {
+            "type": "object",
+            "required": ["algorithm", "value"],
+            "properties": {"algorithm": {"const": "sha256"}, "value": _SHA256},
+        },
+        "Evidence": {
+            "type": "object",
+            "description": "Revocation evidence about the signer's certificate (our own OCSP "
+                           "responses and CRLs; nothing is fetched from elsewhere).",
+            "required": ["type", "produced_at", "this_update", "next_update", "cert_status",
+                         "revoked_at", "reason", "sha256"],
+            "properties": {
+                "type": {"enum": ["ocsp", "crl"]},
+                "produced_at": _TIME,
+                "this_update": _TIME,
+                "next_update": _nullable(_TIME),
+                "cert_status": {"enum": ["good", "revoked", "unknown"]},
+                "revoked_at": _nullable(_TIME),
+                "reason": _nullable({"type": "string"}),
+                "sha256": _SHA256,
+            },
+        },
+        "BasicFour": {
+            "type": "object",
+            "description": "Only for registered verifiers entitled to it; never sent yet.",
+            "properties": {
+                "name": {"type": "string"}, "name_flags": {"type": "string"},
+                "sex": {"enum": [1, 2, 3]}, "birth_date": {"type": "string"},
+                "address": {"type": "string"}, "address_flags": {"type": "string"},
+            },
+        },
+        "Problem": {
+            "type": "object",
+            "description": "RFC 9457 problem details.",
+            "required": ["type", "title", "status"],
+            "properties": {
+                "type": {"type": "string"},
+                "title": {"type": "string"},
+                "status": {"type": "integer", "minimum": 400, "maximum": 599},
+                "detail": {"type": "string"},
+            },
+        },
+        "Health": {
+            "type": "object",
+            "required": ["status", "checks"],
+            "properties": {
+                "status": {"enum": ["ok", "degraded"]},
+                "checks": {
+                    "type": "object",
+                    "required": ["database", "ca_keys", "tier_lag"],
+                    "additionalProperties": _ref("HealthCheck"),
+                },
+            },
+        },
+        "HealthCheck": {
+            "type": "object",
+            "required": ["status", "detail"],
+            "properties": {
+                "status": {"enum": ["ok", "fail"]},
+                "detail": {"type": "string"},
+                "oldest_pending_seconds": {"type": "number", "minimum": 0},
+                "limit_seconds": {"type": "number", "minimum": 0},
+            },
+        },
+    }
+
+
+def _verify() -> dict[str, Any]:
+    multipart = {
+        "type": "object",
+        "required": ["signature", "content"],
+        "properties": {
+            "signature": {**_BINARY, "description": "The detached CMS signature (DER or "
+                                                    "PEM), as a file part or a text field."},
+            "content": {**_BINARY, "description": "The signed content."},
+        },
+    }
+    return {
+        "post": {
+            "operationId": "verify",
+            "summary": "Verify a signed document",
+            "description": "An e-Tax-style XML submission (every enveloped signature), a PDF "
+                           "(every signature) or a detached CMS signature with its content. "
+                           "The answer is the report, with HTTP 200 whatever its indication: a "
+                           "failed signature is a verdict, not an HTTP error. A document that "
+                           "cannot be judged is a 400 problem. Bodies are limited to 10 MB.",
+            "tags": ["verification"],
+            "requestBody": {
+                "required": True,
+                "content": {
+                    "application/xml": {"schema": _BINARY},
+                    "text/xml": {"schema": _BINARY},
+                    "application/pdf": {"schema": _BINARY},
+                    "multipart/form-data": {"schema": multipart},
+                },
+            },
+            "responses": {
+                "200": {"description": "The verification report.",
+                        "content": {"application/json": {
+                            "schema": _ref("VerificationReport")}}},
+                "400": _problem("The document cannot be judged (not XML, not a signed PDF, "
+                                "no signature, a missing multipart part …)."),
+                "413": _problem("The body is larger than the limit."),
+                "415": _problem("Another media type than the four accepted ones."),
+            },
+        },
+    }
+
+
+def _openapi_path() -> dict[str, Any]:
+    return {
+        "get": {
+            "operationId": "openapi",
+            "summary": "This document",
+            "tags": ["meta"],
+            "responses": {"200": {"description": "The OpenAPI document of the API.",
+                                  "content": {"application/json": {
+                                      "schema": {"type": "object",
+                                                 "required": ["openapi", "info", "paths"]}}}}},
+        },
+    }
+
+
+def _healthz() -> dict[str, Any]:
+    health = {"application/json": {"schema": _ref("Health")}}
+    return {
+        "get": {
+            "operationId": "healthz",
+            "summary": "Health of the instance",
+            "description": "The database is reachable, both CA keys are loaded and match their "
+                           "certificates, and no identity event waits between tiers longer "
+                           "than the limit.",
+            "tags": ["operations"],
+            "responses": {"200": {"description": "Healthy.", "content": health},
+                          "503": {"description": "Degraded: see the failed checks.",
+                                  "content": health}},
+        },
+    }
+
+
+def _metrics() -> dict[str, Any]:
+    return {
+        "get": {
+            "operationId": "metrics",
+            "summary": "Metrics in the Prometheus text format 0.0.4",
+            "description": "jpki_http_requests_total, jpki_ocsp_responses_total, "
+                           "jpki_tier_events_pending, jpki_tier_oldest_pending_seconds, "
+                           "jpki_revocations_total, jpki_crl_next_update_seconds.",
+            "tags": ["operations"],
+            "responses": {"200": {"description": "Content-Type: text/plain; version=0.0.4.",
+                                  "content": {"text/plain": {"schema": {"type": "string"}}}}},
+        },
+    }
+
+
+@functools.cache
+def _document() -> dict[str, Any]:
+    try:
+        version = metadata.version("jpki")
+    except metadata.PackageNotFoundError:
+        version = "0"
+    return {
+        "openapi": OPENAPI_VERSION,
+        "info": {
+            "title": "jpki API",
+            "version": version,
+            "description": "Signature verification for receiving agencies, and the service's "
+                           "operations endpoints. The repository (CRLs, CA certificates, OCSP) "
+                           "speaks DER under /crl, /ca and /ocsp (RFC 5280, RFC 6960) and is "
+                           "not described here.",
+        },
+        "tags": [{"name": "verification"}, {"name": "meta"}, {"name": "operations"}],
+        "paths": {
+            "/api/v1/verify": _verify(),
+            PATH: _openapi_path(),
+            "/healthz": _healthz(),
+            "/metrics": _metrics(),
+        },
+        "components": {"schemas": _schemas()},
+    }
+
+
+def document() -> dict[str, Any]:
+    """The OpenAPI document (a fresh copy: callers may change it)."""
+    return copy.deepcopy(_document())
