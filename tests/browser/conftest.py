@@ -134,7 +134,8 @@ def operator_login(page: Page, live: Live, who: str = "clerk",
     page.goto(f"{live.url}/counter/login")
     page.fill("#login", who)
     page.fill("#password", password)
-    page.click("#login-submit")
+    with page.expect_navigation():  # the session cookie is set before the next step
+        page.click("#login-submit")
 
 
 def chromium_version() -> str:
