@@ -8,7 +8,9 @@ leaves the package: certificates are referenced by ``(issuer_key_id, serial)``).
 - ``revocation_code_links``: a former resident code and the code that replaced it (re-link);
 - ``revocation_crl_numbers`` / ``revocation_crls``: the last CRL number of each partition, and
   the CRLs issued;
-- ``revocation_ocsp_responses``: pre-signed OCSP responses, a cache that may be rebuilt.
+- ``revocation_ocsp_responses``: pre-signed OCSP responses, a cache that may be rebuilt;
+- ``revocation_consents``: residents' consents to the latest-basic-four service, given and
+  withdrawn (append-only: the latest entry of a resident is the current state).
 """
 
 from __future__ import annotations
@@ -162,3 +164,17 @@ class OcspResponseRow(Base):
     this_update: Mapped[datetime] = mapped_column(UtcDateTime())
     next_update: Mapped[datetime] = mapped_column(UtcDateTime(), index=True)
     der: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class ConsentEntry(Base):
+    """One consent given or withdrawn by a resident (append-only; see ``consents``)."""
+
+    __tablename__ = "revocation_consents"
+    __table_args__ = (Index("ix_revocation_consents_resident", "resident_code", "consent_id"),)
+
+    consent_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    resident_code: Mapped[str] = mapped_column(String(11))
+    purpose: Mapped[str] = mapped_column(String(24))  # consents.ConsentPurpose value
+    state: Mapped[str] = mapped_column(String(12))  # given, withdrawn
+    channel: Mapped[str] = mapped_column(String(12))  # portal, counter
+    recorded_at: Mapped[datetime] = mapped_column(UtcDateTime())

@@ -237,6 +237,7 @@ def register_commands() -> None:
         cli_card,
         cli_copy,
         cli_demo,
+        cli_login,
         cli_population,
         cli_provision,
         cli_register,
@@ -247,7 +248,8 @@ def register_commands() -> None:
     )
 
     for module in (cli_register, cli_population, cli_tiers, cli_copy, cli_provision, cli_ca,
-                   cli_card, cli_revocation, cli_sign, cli_demo, cli_bench, cli_serve):
+                   cli_card, cli_revocation, cli_sign, cli_demo, cli_bench, cli_serve,
+                   cli_login):
         module.attach(main)
 
 
