@@ -52,7 +52,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     ``test_config`` overrides the web configuration last.
     """
     from web import errors
-    from web.blueprints import api, counter, ops, portal, repository
+    from web.blueprints import api, api_auth, counter, ops, portal, repository
     from web.cli import main
     from web.extensions import csrf
 
@@ -75,8 +75,10 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     csrf.exempt(repository.blueprint)
     csrf.exempt(api.blueprint)
     csrf.exempt(ops.blueprint)
+    csrf.exempt(api_auth.blueprint)
     app.register_blueprint(repository.blueprint)
     app.register_blueprint(api.blueprint)
+    app.register_blueprint(api_auth.blueprint)
     app.register_blueprint(counter.blueprint)
     app.register_blueprint(portal.blueprint)
     app.register_blueprint(ops.blueprint)

@@ -1,10 +1,14 @@
-"""``jpki login``: log in to the portal with the card (the resident's side of the challenge).
+"""``jpki login``: log in with the card (the card holder's side of the challenge–response).
 
-The card's authentication key signs the challenge message that binds the code shown in the
-browser to the service's origin (``web.portal_login``), through the card's APDUs after the auth
-PIN (prompted, or read from ``--pin-file``; never taken from the command line nor printed).
-The signed challenge is posted to ``BASE_URL/portal/login/response``, or written to a file for
-the login page's upload with ``--out``.
+The card's authentication key signs the challenge message that binds a code to the service's
+origin (``web.portal_login``), through the card's APDUs after the auth PIN (prompted, or read
+from ``--pin-file``; never taken from the command line nor printed).
+
+- ``--code CODE`` (the portal): the code shown in the browser; the signed challenge is posted
+  to ``BASE_URL/portal/login/response`` (the browser then logs in), or written to a file for the
+  login page's upload with ``--out``.
+- no code (the API, ``/api/v1/auth``): the command asks the service for a challenge, signs it
+  and opens a session; it prints the session token for the client to use as a bearer token.
 """
 
 from __future__ import annotations
@@ -35,7 +39,8 @@ CARD = click.Path(exists=True, dir_okay=False, path_type=Path)
 
 @click.command("login")
 @click.option("--card", "card_path", type=CARD, required=True, help="The card image.")
-@click.option("--code", required=True, help="The code shown on the portal's login page.")
+@click.option("--code", default=None,
+              help="The code shown on the portal's login page (without it: an API session).")
 @click.option("--url", default=None,
               help="The service's address (default: the instance's base_url).")
 @click.option("--pin-file", type=CARD, default=None,
@@ -48,9 +53,15 @@ def login(services: Services, card_path: Path, code: str, url: str | None,
           pin_file: Path | None, out: Path | None) -> None:
     """Sign the portal's login code with the card's authentication key."""
     base = (url or services.settings.base_url).rstrip("/")
+    api = code is None
+    if api and out is not None:
+        raise click.ClickException("--out needs the --code shown on the portal's login page")
     try:
-        code = normalise_code(code)
         origin = origin_of(base)
+        if code is None:
+            issued = _post(f"{base}/api/v1/auth/challenge", b"{}")
+            code, origin = str(issued.get("challenge", "")), str(issued.get("origin", origin))
+        code = normalise_code(code)
     except LoginRefused as exc:
         raise click.ClickException(exc.detail) from None
     message = challenge_message(code, origin)
@@ -64,6 +75,15 @@ def login(services: Services, card_path: Path, code: str, url: str | None,
     if out is not None:
         out.write_bytes(body + b"\n")
         console.print(f"signed challenge written to {out}: upload it on the login page")
+        return
+    if api:
+        opened = _post(f"{base}/api/v1/auth/response", body)
+        held = opened.get("certificate")
+        named = (f"{held.get('issuer')}:{held.get('serial')}" if isinstance(held, dict)
+                 else "?")
+        console.print(f"session opened for certificate {named} "
+                      f"(ends after {opened.get('expires_in')} s idle)")
+        console.print(f"session: {opened.get('session')}")
         return
     answer = _post(f"{base}/portal/login/response", body)
     console.print(str(answer.get("message") or "verified"))
