@@ -66,6 +66,46 @@ def basic_four_of(holder: Holder) -> BasicFour:
     return BasicFour.from_register(family, given, holder.sex, holder.birth_date, holder.address)
 
 
+def issue_signing(ca: CertificateAuthority, holder: Holder, *, card_id: str,
+                  key: rsa.RSAPublicKey, issued_at: datetime,
+                  rule: ValidityRule = ValidityRule.THREE_YEARS) -> Issued:
+    """Issue a signing certificate with the holder's basic four for ``key`` on card ``card_id``
+    (enrolment, renewal, re-issue); ``NotEligible`` for a removed record or under 15."""
+    if not check_eligible(holder, issued_at):
+        raise NotEligible("no signing certificate for a holder under 15",
+                          resident_code=holder.resident_code)
+    partition = holder.municipality_code
+    basic_four = basic_four_of(holder)
+    validity = signing_validity(issued_at, holder.birth_date, rule)
+    return ca.issue(
+        lambda issuer, serial: profile.signing_certificate(
+            issuer.certificate, key, serial=serial,
+            not_before=validity.not_before,
+            not_after=min(validity.not_after, issuer.certificate.not_valid_after_utc),
+            prefecture=holder.prefecture, municipality=holder.municipality,
+            issuance_id=secrets.token_hex(8), basic_four=basic_four,
+            endpoints=ca.endpoints(issuer, partition)),
+        CertificateProfile.SIGNING, CertKind.SIGNING, cert_kind="sign",
+        resident_code=holder.resident_code, card_id=card_id, partition=partition)
+
+
+def issue_authentication(ca: CertificateAuthority, holder: Holder, *, card_id: str,
+                         key: rsa.RSAPublicKey, issued_at: datetime,
+                         rule: ValidityRule = ValidityRule.THREE_YEARS) -> Issued:
+    """Issue an authentication certificate for ``key`` on card ``card_id``; ``NotEligible``
+    for a removed record."""
+    check_eligible(holder, issued_at)
+    partition = holder.municipality_code
+    validity = authentication_validity(issued_at, holder.birth_date, rule)
+    return ca.issue(
+        lambda issuer, serial: profile.authentication_certificate(
+            issuer.certificate, key, serial=serial, not_before=validity.not_before,
+            not_after=min(validity.not_after, issuer.certificate.not_valid_after_utc),
+            subject_id=secrets.token_hex(8), endpoints=ca.endpoints(issuer, partition)),
+        CertificateProfile.AUTHENTICATION, CertKind.AUTHENTICATION, cert_kind="auth",
+        resident_code=holder.resident_code, card_id=card_id, partition=partition)
+
+
 def issue_pair(ca: CertificateAuthority, holder: Holder, *, card_id: str,
                signing_key: rsa.RSAPublicKey | None, auth_key: rsa.RSAPublicKey,
                issued_at: datetime, rule: ValidityRule = ValidityRule.THREE_YEARS
@@ -73,29 +113,12 @@ def issue_pair(ca: CertificateAuthority, holder: Holder, *, card_id: str,
     """Issue the authentication certificate and, if the holder may have one, the signing
     certificate, for keys generated on the card ``card_id``."""
     signing_allowed = check_eligible(holder, issued_at)
-    partition = holder.municipality_code
     signing = None
     if signing_allowed:
         if signing_key is None:
             raise NotEligible("the card has no signing key")
-        basic_four = basic_four_of(holder)
-        validity = signing_validity(issued_at, holder.birth_date, rule)
-        signing = ca.issue(
-            lambda issuer, serial: profile.signing_certificate(
-                issuer.certificate, signing_key, serial=serial,
-                not_before=validity.not_before,
-                not_after=min(validity.not_after, issuer.certificate.not_valid_after_utc),
-                prefecture=holder.prefecture, municipality=holder.municipality,
-                issuance_id=secrets.token_hex(8), basic_four=basic_four,
-                endpoints=ca.endpoints(issuer, partition)),
-            CertificateProfile.SIGNING, CertKind.SIGNING, cert_kind="sign",
-            resident_code=holder.resident_code, card_id=card_id, partition=partition)
-    validity = authentication_validity(issued_at, holder.birth_date, rule)
-    authentication = ca.issue(
-        lambda issuer, serial: profile.authentication_certificate(
-            issuer.certificate, auth_key, serial=serial, not_before=validity.not_before,
-            not_after=min(validity.not_after, issuer.certificate.not_valid_after_utc),
-            subject_id=secrets.token_hex(8), endpoints=ca.endpoints(issuer, partition)),
-        CertificateProfile.AUTHENTICATION, CertKind.AUTHENTICATION, cert_kind="auth",
-        resident_code=holder.resident_code, card_id=card_id, partition=partition)
+        signing = issue_signing(ca, holder, card_id=card_id, key=signing_key,
+                                issued_at=issued_at, rule=rule)
+    authentication = issue_authentication(ca, holder, card_id=card_id, key=auth_key,
+                                          issued_at=issued_at, rule=rule)
     return CertificatePair(signing=signing, authentication=authentication)

@@ -1,13 +1,15 @@
 """The register's record of cards: which resident holds which card and certificates.
 
 An enrolment is recorded only once the card holds its certificates; a lost or returned card
-keeps its row with the new state.
+keeps its row with the new state. A renewal or re-issue replaces the serials of an active card
+(the certificates themselves stay in the CA's store).
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -16,8 +18,12 @@ from jukibridge import audit
 from jukibridge.errors import Conflict, InvalidInput, NotFound
 from jukibridge.tables import CardRow, Person
 from pki.clock import Clock
+from pki.eras import PartialDate
+from pki.validity import may_hold_signing_certificate
 
 STATES = ("active", "lost", "returned")
+SERIAL_COLUMNS = {"sign": "signing_serial", "auth": "auth_serial"}
+REPLACEMENTS = ("card.renew", "card.reissue")  # the audit actions of a certificate replacement
 
 
 @dataclass(frozen=True)
@@ -107,3 +113,47 @@ def log_counter_action(session: Session, clock: Clock, *, card_id: str, action: 
     audit.record(session, clock, actor=operator, action=action, target=f"card:{card_id}",
                  municipality_code=municipality_code,
                  details={"identity_document": document[:60]})
+
+
+def replace_certificates(session: Session, clock: Clock, card_id: str, *,
+                         serials: Mapping[str, int], action: str, operator: str,
+                         municipality_code: str, identity_document: str) -> CardRecord:
+    """Record the new certificates of an active card after a renewal or a re-issue (``serials``
+    maps ``sign``/``auth`` to the new serial), in the caller's transaction, and audit it with
+    the old and new serials and the identity document checked."""
+    if action not in REPLACEMENTS:
+        raise InvalidInput(f"a replacement is one of {', '.join(REPLACEMENTS)}", field="action")
+    if not serials or not set(serials) <= set(SERIAL_COLUMNS):
+        raise InvalidInput("name the certificates that were replaced", field="kind")
+    document = identity_document.strip()
+    if not document:
+        raise InvalidInput("name the identity document that was checked",
+                           field="identity_document")
+    row = session.get(CardRow, card_id, with_for_update=True)
+    if row is None or row.municipality_code != municipality_code:
+        raise NotFound("this municipality issued no such card", field="card_id")
+    if row.state != "active":
+        raise Conflict(f"the card is {row.state}", field="card_id")
+    changes: dict[str, dict[str, str | None]] = {}
+    for kind, serial in sorted(serials.items()):
+        column = SERIAL_COLUMNS[kind]
+        changes[kind] = {"old": getattr(row, column), "new": str(serial)}
+        setattr(row, column, str(serial))
+    audit.record(session, clock, actor=operator, action=action, target=f"card:{card_id}",
+                 municipality_code=row.municipality_code,
+                 details={"serials": changes, "identity_document": document[:60]})
+    session.flush()
+    return _record(row)
+
+
+def holder_may_sign(session: Session, card_id: str, on: date) -> bool:
+    """Whether the card's holder is at least 15 on ``on`` (the signing-certificate age rule).
+
+    Decides without showing anything of the record, so it is not a read to audit; the issuance
+    itself reads the record (audited) and checks again.
+    """
+    row = session.get(CardRow, card_id)
+    person = session.get(Person, row.person_id) if row is not None else None
+    if person is None:
+        return False
+    return may_hold_signing_certificate(PartialDate.from_code(person.birth_date), on)

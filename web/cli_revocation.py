@@ -1,23 +1,31 @@
-"""``jpki revoke``, ``jpki status`` and ``jpki crl publish``: the revocation service."""
+"""``jpki revoke``, ``jpki status``, ``jpki crl publish`` and ``jpki ocsp publish``: the
+revocation service."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import click
 from cryptography import x509
 
+from revocation.errors import UnknownIssuer
+from revocation.ocsp_publish import INDEX, OCSP_FOLDER, StaticOcspPublisher
 from revocation.service import CertRef, CertStatus
+from revocation.status_lookup import StatusFacts, find_issuer, look_up, parse_serial
 from web.cli import JpkiGroup, console, operator_login, operator_option, with_services
 from web.services import Services
 
 
-def _ref(services: Services, serial: str) -> CertRef:
-    """The certificate with this serial (decimal or 0x-hex), whichever generation issued it."""
-    number = int(serial, 16) if serial.lower().startswith("0x") else int(serial)
-    for issuer in services.revocation.directory.issuers():
-        if services.revocation.service.status(issuer.key_id, number).certificate is not None:
-            return CertRef(issuer.key_id, number)
+def _ref(services: Services, serial: str, issuer: str | None = None) -> CertRef:
+    """The certificate with this serial (decimal or 0x-hex), under ``issuer`` (a generation's
+    name or key id) or whichever generation issued it."""
+    number = parse_serial(serial)
+    directory = services.revocation.directory
+    generations = [find_issuer(directory, issuer)] if issuer else directory.issuers()
+    for generation in generations:
+        if services.revocation.service.status(generation.key_id, number).certificate is not None:
+            return CertRef(generation.key_id, number)
     raise click.ClickException(f"no certificate with serial {serial} was issued here")
 
 
@@ -34,28 +42,49 @@ def revoke(services: Services, serial: str, key_compromise: bool, operator: str 
     console.print(outcome.message)
 
 
-@click.command("status")
-@click.argument("certificate")
-@with_services
-def status(services: Services, certificate: str) -> None:
-    """good / revoked (reason, time) / unknown, for a SERIAL or a CERT_FILE (PEM or DER)."""
-    path = Path(certificate)
-    if path.is_file():
-        data = path.read_bytes()
-        cert = (x509.load_pem_x509_certificate(data) if data.startswith(b"-----")
+def _facts_of_file(services: Services, path: Path) -> StatusFacts:
+    """The status of a certificate file (PEM or DER), its issuer found by its AKI."""
+    data = path.read_bytes()
+    try:
+        cert = (x509.load_pem_x509_certificate(data) if data.lstrip().startswith(b"-----")
                 else x509.load_der_x509_certificate(data))
         aki = cert.extensions.get_extension_for_class(x509.AuthorityKeyIdentifier).value
-        assert aki.key_identifier is not None
-        ref = CertRef(aki.key_identifier.hex(), cert.serial_number)
+    except (ValueError, x509.ExtensionNotFound) as exc:
+        raise click.ClickException(f"{path} is not a certificate of ours ({exc})") from None
+    if aki.key_identifier is None:
+        raise click.ClickException(f"{path} names no issuer key id")
+    side = services.revocation
+    try:
+        issuer = find_issuer(side.directory, aki.key_identifier.hex())
+    except UnknownIssuer:
+        raise click.ClickException(f"{path} was not issued by our CAs") from None
+    return look_up(side.service, services.clock, issuer, cert.serial_number)
+
+
+@click.command("status")
+@click.argument("certificate")
+@click.option("--issuer", default=None,
+              help="For a SERIAL: the CA generation (sign-1, auth-2 …, or its key id).")
+@click.option("--json", "as_json", is_flag=True,
+              help="Print the JSON of GET /api/v1/certificates/<issuer>/<serial>/status.")
+@with_services
+def status(services: Services, certificate: str, issuer: str | None, as_json: bool) -> None:
+    """good / revoked (reason, time) / unknown, for a SERIAL or a CERT_FILE (PEM or DER).
+
+    Exits with 1 unless the certificate is good (an expired one is marked so).
+    """
+    path = Path(certificate)
+    if path.is_file():
+        facts = _facts_of_file(services, path)
     else:
-        ref = _ref(services, certificate)
-    result = services.revocation.service.status(ref.issuer_key_id, ref.serial)
-    if result.state is CertStatus.REVOKED and result.revocation is not None:
-        r = result.revocation
-        console.print(f"revoked: {r.reason.value} at {r.revoked_at.isoformat()}")
+        ref = _ref(services, certificate, issuer)
+        generation = find_issuer(services.revocation.directory, ref.issuer_key_id)
+        facts = look_up(services.revocation.service, services.clock, generation, ref.serial)
+    if as_json:
+        click.echo(json.dumps(facts.to_json(), indent=2))
     else:
-        console.print(result.state.value)
-    if result.state is not CertStatus.GOOD:
+        console.print(facts.summary())
+    if facts.status is not CertStatus.GOOD:
         raise SystemExit(1)
 
 
@@ -98,8 +127,40 @@ def revocation_run(services: Services) -> None:
     console.print(f"{applied} revocation notices applied")
 
 
+@click.group("ocsp", cls=JpkiGroup)
+def ocsp_group() -> None:
+    """The OCSP responder's pre-signed responses."""
+
+
+@ocsp_group.command("publish")
+@click.argument("folder", metavar="DIR",
+                type=click.Path(file_okay=False, path_type=Path))
+@with_services
+def ocsp_publish(services: Services, folder: Path) -> None:
+    """Write every live certificate's pre-signed OCSP response for static hosting.
+
+    Each response goes to DIR/ocsp/<base64 of its RFC 5019 request> (a "/" in the base64 makes
+    sub-directories; a trailing "/" an index.html), so a static server whose root is DIR answers
+    GET <base>/ocsp/<url-encoded base64>. DIR/index.json gives the count and the earliest
+    nextUpdate: publish again before it. Files of expired certificates are removed.
+    """
+    side = services.revocation
+    console.print(f"signing and writing OCSP responses to {folder / OCSP_FOLDER} …")
+    report = StaticOcspPublisher(side.ocsp, side.directory, services.clock).publish(folder)
+    for name, count in sorted(report.by_issuer.items()):
+        console.print(f"{name}: {count} responses")
+    console.print(f"{report.count} OCSP responses published ({report.written} written, "
+                  f"{report.unchanged} unchanged, {report.removed} removed"
+                  + (f", {report.skipped} without a responder" if report.skipped else "")
+                  + ")")
+    if report.next_update is not None:
+        console.print(f"publish again before {report.next_update.isoformat()} "
+                      f"(see {folder / INDEX})")
+
+
 def attach(main: click.Group) -> None:
     main.add_command(revocation_group)
     main.add_command(revoke)
     main.add_command(status)
     main.add_command(crl)
+    main.add_command(ocsp_group)

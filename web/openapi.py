@@ -3,7 +3,8 @@
 Written as Python data next to the code it describes, so that the enumerations (indications,
 sub-indications, media types, the report's schema name) come from the modules that produce them
 and cannot drift. It covers ``POST /api/v1/verify`` and its report (``jpki-verification-report/1``,
-see ``pki.verify.report``), the document itself, and the operations endpoints ``/healthz`` and
+see ``pki.verify.report``), ``GET /api/v1/certificates/{issuer}/{serial}/status`` (see
+``revocation.status_lookup``), the document itself, and the operations endpoints ``/healthz`` and
 ``/metrics``. Errors are RFC 9457 problem documents (``application/problem+json``).
 """
 
@@ -14,7 +15,11 @@ import functools
 from importlib import metadata
 from typing import Any
 
+from cryptography.x509 import ReasonFlags
+
 from pki.verify.report import SCHEMA, Indication, SubIndication
+from revocation.service import CertStatus
+from revocation.status_lookup import SERIAL_PATTERN
 
 OPENAPI_VERSION = "3.1.0"
 PATH = "/api/v1/openapi.json"
@@ -122,6 +127,34 @@ def _schemas() -> dict[str, Any]:
                 "address": {"type": "string"}, "address_flags": {"type": "string"},
             },
         },
+        "CertificateStatus": {
+            "type": "object",
+            "description": "What the revocation service says about one certificate: the "
+                           "facts of a CRL or an OCSP response, and its expiry. No personal "
+                           "data. `jpki status --json` prints the same object.",
+            "required": ["issuer", "issuer_key_id", "serial", "status", "revoked_at",
+                         "reason", "invalidity_date", "not_after", "expired", "checked_at"],
+            "properties": {
+                "issuer": {"type": "string",
+                           "description": "The CA generation's name, as in /ca/{name}.cer."},
+                "issuer_key_id": _HEX,
+                "serial": {"type": "string", "pattern": "^[0-9]+$",
+                           "description": "Decimal, as a string."},
+                "status": {"enum": [s.value for s in CertStatus],
+                           "description": "`unknown` (never issued) is answered by this API "
+                                          "as a 404 problem; `revoked` includes "
+                                          "certificateHold."},
+                "revoked_at": _nullable(_TIME),
+                "reason": _nullable({"enum": [r.value for r in ReasonFlags],
+                                     "description": "RFC 5280 CRLReason."}),
+                "invalidity_date": _nullable(_TIME),
+                "not_after": _nullable({**_TIME,
+                                        "description": "null only when status is unknown."}),
+                "expired": {"type": "boolean",
+                            "description": "not_after is at or before checked_at."},
+                "checked_at": _TIME,
+            },
+        },
         "Problem": {
             "type": "object",
             "description": "RFC 9457 problem details.",
@@ -200,6 +233,37 @@ def _verify() -> dict[str, Any]:
     }
 
 
+def _certificate_status() -> dict[str, Any]:
+    return {
+        "get": {
+            "operationId": "certificateStatus",
+            "summary": "Status of one certificate",
+            "description": "good, or revoked with the time, RFC 5280 reason and invalidity "
+                           "date, as our CRLs and OCSP responder say, plus the certificate's "
+                           "expiry; for residents checking their own certificate and for "
+                           "agencies.",
+            "tags": ["revocation"],
+            "parameters": [
+                {"name": "issuer", "in": "path", "required": True,
+                 "description": "A CA generation's name (sign-1, auth-1 …, as in "
+                                "/ca/{name}.cer) or its key id (hex).",
+                 "schema": {"type": "string", "pattern": "^[A-Za-z0-9-]+$"}},
+                {"name": "serial", "in": "path", "required": True,
+                 "description": "The serial number: decimal digits, or 0x followed by hex "
+                                "digits (at most 20 octets).",
+                 "schema": {"type": "string", "pattern": SERIAL_PATTERN}},
+            ],
+            "responses": {
+                "200": {"description": "The status.",
+                        "content": {"application/json": {
+                            "schema": _ref("CertificateStatus")}}},
+                "400": _problem("The serial is malformed."),
+                "404": _problem("No such CA generation, or it never issued this serial."),
+            },
+        },
+    }
+
+
 def _openapi_path() -> dict[str, Any]:
     return {
         "get": {
@@ -257,14 +321,16 @@ def _document() -> dict[str, Any]:
         "info": {
             "title": "jpki API",
             "version": version,
-            "description": "Signature verification for receiving agencies, and the service's "
-                           "operations endpoints. The repository (CRLs, CA certificates, OCSP) "
-                           "speaks DER under /crl, /ca and /ocsp (RFC 5280, RFC 6960) and is "
-                           "not described here.",
+            "description": "Signature verification for receiving agencies, certificate "
+                           "status, and the service's operations endpoints. The repository "
+                           "(CRLs, CA certificates, OCSP) speaks DER under /crl, /ca and "
+                           "/ocsp (RFC 5280, RFC 6960) and is not described here.",
         },
-        "tags": [{"name": "verification"}, {"name": "meta"}, {"name": "operations"}],
+        "tags": [{"name": "verification"}, {"name": "revocation"}, {"name": "meta"},
+                 {"name": "operations"}],
         "paths": {
             "/api/v1/verify": _verify(),
+            "/api/v1/certificates/{issuer}/{serial}/status": _certificate_status(),
             PATH: _openapi_path(),
             "/healthz": _healthz(),
             "/metrics": _metrics(),

@@ -2,7 +2,8 @@
 
 - :mod:`pki.card.apdu` — command/response APDUs, status words, the error hierarchy.
 - :mod:`pki.card.image` — the sealed image file and its threat model.
-- :mod:`pki.card.jpki_app` — the JPKI-AP state machine and :class:`VirtualCard` (issuer calls).
+- :mod:`pki.card.jpki_app` — the JPKI-AP state machine and :class:`VirtualCard` (issuer calls:
+  certificates, PIN reset, key replacement for renewal and re-issue).
 - :mod:`pki.card.client` — :class:`Card`, the Python API built only on ``transmit``.
 """
 

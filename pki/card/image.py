@@ -22,6 +22,12 @@ Threat model — what sealing protects:
   keys nor the PINs, and offline guessing of a PIN needs the seal key first.
 - Integrity: any change to the file (a retry counter set back to 3, a swapped certificate, a
   flipped bit) makes it fail to open. Counters change only through the card's own logic.
+- Key replacement (renewal, re-issue at the counter) is an issuer operation on the unsealed
+  image (``VirtualCard.regenerate_key``): it needs the seal key, i.e. the municipality's
+  issuing terminal. The card's APDU interface, which the resident's software and the vpcd
+  reader use, can neither generate nor replace a key. The new key overwrites the old one in the
+  image, and the next write replaces the whole file, so the current image no longer holds the
+  old key.
 - Crash safety: every write goes to a temporary file, is fsynced and renamed over the image, so a
   crash leaves the old or the new image, never a torn one. The card writes the decremented counter
   *before* it compares a PIN (as real cards do), so killing the process right after a wrong PIN
@@ -32,6 +38,11 @@ What it cannot protect:
 - A process that holds the seal key can unseal the image and read the keys and PIN digests (a
   4-digit PIN falls to brute force then). "Keys never leave the card" is an API contract inside
   such a process, not a hardware boundary.
+- Destruction of a replaced key is only as good as the file system: an older copy of the image
+  (a backup, a snapshot, unreclaimed disk blocks) still holds the old key, sealed. Whoever also
+  has the seal key can recover it. Its certificate is no longer good (a renewal revokes it as
+  superseded; a re-issue follows a revocation or the expiry), so it signs nothing a verifier
+  accepts. Python cannot wipe the old key from memory either.
 - Rollback: replacing the file by an older image sealed with the same key (with more tries left)
   is not detectable from the file alone. The image carries a ``generation`` that grows with every
   write; keeping the last value elsewhere (the card registry) and passing it as ``min_generation``

@@ -17,7 +17,9 @@ Commands, as the real card and OpenSC's ``jpki`` driver use them (DESIGN.md §5)
 - ``00 47 81 00`` READ PUBLIC KEY of the current key EF (ISO/IEC 7816-8 GENERATE ASYMMETRIC KEY
   PAIR, read-only mode), answering ``7F49 { 81 modulus, 82 exponent }`` with extended Le: the
   issuer's way to get the public key to certify. Not on the real card's public interface; it only
-  reveals public data. P1 ``80`` (generate) answers ``6A 86``: keys are made once, at issuance.
+  reveals public data. P1 ``80`` (generate) answers ``6A 86``: no APDU makes or replaces a key.
+  Keys are made at issuance and replaced only by the issuer's maintenance call
+  :meth:`VirtualCard.regenerate_key` (renewal, re-issue), which needs the seal key.
 
 In P2 of VERIFY, CHANGE and SIGN, ``80`` means the current EF; ``80 | id`` (``98``, ``9B``,
 ``97``, ``9A``) names the PIN or key EF directly.
@@ -207,6 +209,12 @@ class JpkiApplet:
         self._selected, self._current = False, None
         self._verified.clear()
 
+    def replace_key(self, kind: Kind, key: rsa.RSAPrivateKey) -> None:
+        """Use ``key`` for ``kind`` from now on (the image already holds it); power cycle so
+        that no verification or current EF survives the change."""
+        self._keys[kind] = key
+        self.reset()
+
     def public_key(self, kind: Kind) -> rsa.RSAPublicKey:
         """The public half of one card key."""
         return self._keys[kind].public_key()
@@ -372,7 +380,8 @@ class VirtualCard:
     """A JPKI card: the applet behind :meth:`transmit` plus the issuer's administrative calls.
 
     Private keys are generated here and never returned by any method; the issuer gets public
-    keys, installs certificates and resets locked PINs without going through APDUs.
+    keys, installs certificates, resets locked PINs and replaces keys (renewal, re-issue)
+    without going through APDUs.
     """
 
     def __init__(self, path: Path, seal_key: bytes, image: CardImage, lock: IO[bytes]) -> None:
@@ -448,6 +457,52 @@ class VirtualCard:
         """The public key the CA certifies (also readable through ``00 47 81 00``)."""
         return self._applet.public_key(kind)
 
+    def regenerate_key(self, kind: Kind) -> rsa.RSAPublicKey:
+        """Counter maintenance (renewal, re-issue): a new RSA-2048 key pair for ``kind``.
+
+        The new private key overwrites the old one in the image, so the old key is destroyed
+        with the next write (it is never returned or kept); the kind's certificate and CA
+        certificate are removed until :meth:`install_certificate` puts new ones in. The PIN and
+        its retry counter stay as they are. Only the issuer holding the seal key can call this:
+        no APDU generates or replaces a key. Returns the new public key for the CA to certify.
+        """
+        if kind not in KINDS:
+            raise CardError(f"no such key: {kind!r}")
+        key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        der = key.private_bytes(
+            serialization.Encoding.DER,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+        with self._mutex:
+            self._image.keys[kind] = der
+            self._image.files.pop(CERT_EF[kind], None)
+            self._image.files.pop(CA_CERT_EF[kind], None)
+            self._applet.replace_key(kind, key)
+            self._save()
+        return key.public_key()
+
+    def install_certificate(self, kind: Kind, cert: bytes, ca_cert: bytes) -> None:
+        """Write one DER certificate and its CA certificate (after :meth:`regenerate_key`); the
+        certificate must hold this card's ``kind`` key and be issued by ``ca_cert``."""
+        if kind not in KINDS:
+            raise CardError(f"no such key: {kind!r}")
+        self._check_certificate(kind, cert, ca_cert)
+        with self._mutex:
+            self._image.files[CERT_EF[kind]] = cert
+            self._image.files[CA_CERT_EF[kind]] = ca_cert
+            self._save()
+
+    def _check_certificate(self, kind: Kind, leaf_der: bytes, ca_der: bytes) -> None:
+        try:
+            leaf = x509.load_der_x509_certificate(leaf_der)
+            ca = x509.load_der_x509_certificate(ca_der)
+            leaf.verify_directly_issued_by(ca)
+        except (ValueError, TypeError, InvalidSignature) as exc:
+            raise CertificateMismatch(f"{kind} certificate is not issued by its CA") from exc
+        if leaf.public_key() != self.public_key(kind):
+            raise CertificateMismatch(f"{kind} certificate is not for this card's key")
+
     def install_certificates(
         self,
         *,
@@ -466,14 +521,7 @@ class VirtualCard:
         if sign_cert is not None and sign_ca_cert is not None:
             pairs["sign"] = (sign_cert, sign_ca_cert)
         for kind, (leaf_der, ca_der) in pairs.items():
-            try:
-                leaf = x509.load_der_x509_certificate(leaf_der)
-                ca = x509.load_der_x509_certificate(ca_der)
-                leaf.verify_directly_issued_by(ca)
-            except (ValueError, TypeError, InvalidSignature) as exc:
-                raise CertificateMismatch(f"{kind} certificate is not issued by its CA") from exc
-            if leaf.public_key() != self.public_key(kind):
-                raise CertificateMismatch(f"{kind} certificate is not for this card's key")
+            self._check_certificate(kind, leaf_der, ca_der)
         with self._mutex:
             for kind, (leaf_der, ca_der) in pairs.items():
                 self._image.files[CERT_EF[kind]] = leaf_der

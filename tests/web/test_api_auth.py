@@ -40,7 +40,7 @@ def _challenge(client: FlaskClient) -> dict[str, str]:
     body = response.get_json()
     assert set(body) == {"challenge", "origin", "message", "expires_at"}
     assert f"code={body['challenge']}" in body["message"]
-    return body  # type: ignore[no-any-return]
+    return body
 
 
 def _respond(client: FlaskClient, jpki: Jpki, holder: Holder, code: str) -> tuple[int, dict]:

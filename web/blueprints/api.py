@@ -7,6 +7,12 @@
 - ``multipart/form-data`` with a detached CMS ``signature`` and the signed ``content`` (each a
   file part or a text field).
 
+``GET /api/v1/certificates/<issuer>/<serial>/status`` is the status of one certificate (the
+resident's self-check, and agencies'): the facts of ``revocation.status_lookup``, the same that
+``jpki status --json`` prints, with no personal data. The issuer is a CA generation's name
+(``sign-1``) or key id; the serial is decimal or ``0x`` hex. An unknown issuer or a serial never
+issued is a 404 problem, a malformed serial a 400 problem.
+
 ``GET /api/v1/openapi.json`` is the OpenAPI document of the API (``web.openapi``).
 
 ``verify`` answers the report of ``pki.verify`` as JSON with HTTP 200 whatever the indication: a
@@ -26,6 +32,9 @@ from flask import Blueprint, Response, request
 
 from pki.signing import MalformedDocument
 from pki.verify import Report, verify_cms, verify_pdf, verify_xml
+from revocation.errors import UnknownCertificate
+from revocation.service import CertStatus
+from revocation.status_lookup import find_issuer, look_up, parse_serial
 from web.app import services
 from web.errors import problem
 from web.evidence import OwnEvidence, trust_store
@@ -42,6 +51,20 @@ MULTIPART = "multipart/form-data"
 def openapi() -> Response:
     """The OpenAPI 3.1 document of this API (``web.openapi``)."""
     return Response(json.dumps(document(), ensure_ascii=False), mimetype="application/json")
+
+
+@blueprint.get("/certificates/<issuer>/<serial>/status")
+def certificate_status(issuer: str, serial: str) -> Response:
+    """The status of one certificate: 200 with its facts, 400 or 404 problems."""
+    number = parse_serial(serial)  # a malformed serial is a 400, whatever the issuer
+    side = services()
+    generation = find_issuer(side.revocation.directory, issuer)
+    facts = look_up(side.revocation.service, side.clock, generation, number)
+    if facts.status is CertStatus.UNKNOWN:
+        raise UnknownCertificate(f"{generation.name} issued no certificate with serial {serial}")
+    response = Response(json.dumps(facts.to_json()), mimetype="application/json")
+    response.headers["Cache-Control"] = "no-cache"  # the answer changes when it is revoked
+    return response
 
 
 @blueprint.post("/verify")
