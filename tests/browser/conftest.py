@@ -56,14 +56,14 @@ def _install() -> None:
         pytest.fail(f"cannot install {missing}: {done.stderr[-2000:]}")
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")  # Playwright runs an event loop: stop it after these tests
 def playwright() -> Iterator[Playwright]:
     _install()
     with sync_playwright() as driver:
         yield driver
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def browser(playwright: Playwright) -> Iterator[Browser]:
     launched = playwright.chromium.launch(executable_path=CHROMIUM, headless=True,
                                           args=[NO_NETWORK])
