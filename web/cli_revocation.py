@@ -20,9 +20,9 @@ from web.services import Services
 def _ref(services: Services, serial: str, issuer: str | None = None) -> CertRef:
     """The certificate with this serial (decimal or 0x-hex), under ``issuer`` (a generation's
     name or key id) or whichever generation issued it."""
-    number = parse_serial(serial)
+    number = parse_serial(serial.strip())
     directory = services.revocation.directory
-    generations = [find_issuer(directory, issuer)] if issuer else directory.issuers()
+    generations = [find_issuer(directory, issuer.strip())] if issuer else directory.issuers()
     for generation in generations:
         if services.revocation.service.status(generation.key_id, number).certificate is not None:
             return CertRef(generation.key_id, number)
@@ -50,7 +50,7 @@ def _facts_of_file(services: Services, path: Path) -> StatusFacts:
                 else x509.load_der_x509_certificate(data))
         aki = cert.extensions.get_extension_for_class(x509.AuthorityKeyIdentifier).value
     except (ValueError, x509.ExtensionNotFound) as exc:
-        raise click.ClickException(f"{path} is not a certificate of ours ({exc})") from None
+        raise click.ClickException(f"{path} is not a readable certificate ({exc})") from None
     if aki.key_identifier is None:
         raise click.ClickException(f"{path} names no issuer key id")
     side = services.revocation
