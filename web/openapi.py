@@ -4,7 +4,8 @@ Written as Python data next to the code it describes, so that the enumerations (
 sub-indications, media types, the report's schema name) come from the modules that produce them
 and cannot drift. It covers ``POST /api/v1/verify`` and its report (``jpki-verification-report/1``,
 see ``pki.verify.report``), ``GET /api/v1/certificates/{issuer}/{serial}/status`` (see
-``revocation.status_lookup``), the document itself, and the operations endpoints ``/healthz`` and
+``revocation.status_lookup``), card login (``/api/v1/auth/…``, see
+``web.blueprints.api_auth``), the document itself, and the operations endpoints ``/healthz`` and
 ``/metrics``. Errors are RFC 9457 problem documents (``application/problem+json``).
 """
 
@@ -264,6 +265,118 @@ def _certificate_status() -> dict[str, Any]:
     }
 
 
+_NO_SESSION = _problem("No such session, it ended, or its certificate is no longer good "
+                       "(WWW-Authenticate: Bearer).")
+
+
+def _auth_challenge() -> dict[str, Any]:
+    return {
+        "post": {
+            "operationId": "authChallenge",
+            "summary": "A single-use challenge for card login",
+            "description": "The client has the card's authentication key sign `message` "
+                           "(SHA-256, RSASSA-PKCS1-v1_5) after the holder's 4-digit PIN, then "
+                           "posts the result to /api/v1/auth/response before `expires_at`. "
+                           "No request body.",
+            "tags": ["authentication"],
+            "responses": {
+                "201": {"description": "The challenge.",
+                        "content": {"application/json": {"schema": _ref("AuthChallenge")}}},
+                "503": _problem("Too many pending challenges; try later."),
+            },
+        },
+    }
+
+
+def _auth_response() -> dict[str, Any]:
+    return {
+        "post": {
+            "operationId": "authResponse",
+            "summary": "Answer a challenge and open a session",
+            "description": "Checks that the challenge was issued here, is unexpired and "
+                           "unused (it is spent by this answer), the signature over its "
+                           "message, that our authentication CA issued the certificate, and "
+                           "that it is neither expired, revoked nor on hold.",
+            "tags": ["authentication"],
+            "requestBody": {"required": True, "content": {"application/json": {
+                "schema": _ref("SignedChallenge")}}},
+            "responses": {
+                "201": {"description": "A session, naming only the certificate.",
+                        "content": {"application/json": {"schema": _ref("AuthSession")}}},
+                "400": _problem("The body is not a signed challenge."),
+                "401": _problem("Refused: unknown, used or expired challenge, bad signature, "
+                                "or a certificate that is not ours or not good."),
+                "413": _problem("The body is too large."),
+                "503": _problem("Too many open sessions; try later."),
+            },
+        },
+    }
+
+
+def _auth_session() -> dict[str, Any]:
+    bearer = [{"session": []}]
+    return {
+        "get": {
+            "operationId": "authSession",
+            "summary": "The session of a bearer token",
+            "tags": ["authentication"],
+            "security": bearer,
+            "responses": {
+                "200": {"description": "The session is open and its certificate good.",
+                        "content": {"application/json": {"schema": _ref("AuthSessionState")}}},
+                "401": _NO_SESSION,
+            },
+        },
+        "delete": {
+            "operationId": "authLogout",
+            "summary": "End the session",
+            "tags": ["authentication"],
+            "security": bearer,
+            "responses": {"204": {"description": "Ended."}, "401": _NO_SESSION},
+        },
+    }
+
+
+def _auth_schemas() -> dict[str, Any]:
+    certificate = {"type": "object", "required": ["issuer", "serial"], "properties": {
+        "issuer": {"type": "string", "description": "The CA generation's name."},
+        "serial": {"type": "string", "pattern": "^[0-9]+$"}}}
+    return {
+        "AuthChallenge": {
+            "type": "object", "required": ["challenge", "origin", "message", "expires_at"],
+            "properties": {"challenge": {"type": "string"}, "origin": {"type": "string"},
+                           "message": {"type": "string",
+                                       "description": "The exact text to sign (ASCII)."},
+                           "expires_at": _TIME},
+        },
+        "SignedChallenge": {
+            "type": "object", "required": ["code", "certificate", "signature"],
+            "properties": {
+                "code": {"type": "string", "description": "The challenge."},
+                "certificate": {"type": "string",
+                                "description": "The authentication certificate: base64 DER "
+                                               "or PEM."},
+                "signature": {"type": "string", "description": "Base64."},
+                "origin": {"type": "string",
+                           "description": "The origin signed for (informational)."},
+            },
+        },
+        "AuthSession": {
+            "type": "object", "required": ["session", "expires_in", "certificate"],
+            "properties": {"session": {"type": "string",
+                                       "description": "Bearer token of the session."},
+                           "expires_in": {"type": "integer",
+                                          "description": "Seconds of idleness that end it."},
+                           "certificate": certificate},
+        },
+        "AuthSessionState": {
+            "type": "object", "required": ["certificate", "opened_at", "expires_in"],
+            "properties": {"certificate": certificate, "opened_at": _TIME,
+                           "expires_in": {"type": "integer"}},
+        },
+    }
+
+
 def _openapi_path() -> dict[str, Any]:
     return {
         "get": {
@@ -326,16 +439,24 @@ def _document() -> dict[str, Any]:
                            "(CRLs, CA certificates, OCSP) speaks DER under /crl, /ca and "
                            "/ocsp (RFC 5280, RFC 6960) and is not described here.",
         },
-        "tags": [{"name": "verification"}, {"name": "revocation"}, {"name": "meta"},
-                 {"name": "operations"}],
+        "tags": [{"name": "verification"}, {"name": "revocation"},
+                 {"name": "authentication"}, {"name": "meta"}, {"name": "operations"}],
         "paths": {
             "/api/v1/verify": _verify(),
             "/api/v1/certificates/{issuer}/{serial}/status": _certificate_status(),
+            "/api/v1/auth/challenge": _auth_challenge(),
+            "/api/v1/auth/response": _auth_response(),
+            "/api/v1/auth/session": _auth_session(),
             PATH: _openapi_path(),
             "/healthz": _healthz(),
             "/metrics": _metrics(),
         },
-        "components": {"schemas": _schemas()},
+        "components": {
+            "schemas": {**_schemas(), **_auth_schemas()},
+            "securitySchemes": {"session": {"type": "http", "scheme": "bearer",
+                                            "description": "The session of "
+                                                           "/api/v1/auth/response."}},
+        },
     }
 
 

@@ -28,15 +28,20 @@ from web.openapi import PATH
 MAX_EXAMPLES = 20  # per operation: the whole run stays well under a minute
 
 
-# A body that matches the document (bytes of the right media type) is still refused with 400
-# unless it is a signed document, which a schema cannot express: for /verify, 400 is an expected
-# answer to schema-valid data. Everything else keeps schemathesis' defaults; the configuration
-# is explicit so that no schemathesis.toml lying around changes the test.
+# A body that matches the document (bytes of the right media type, strings in the right
+# fields) is still refused with 400 unless it is a signed document or a signed challenge, which
+# a schema cannot express: for these two, 400 is an expected answer to schema-valid data.
+# Everything else keeps schemathesis' defaults; the configuration is explicit so that no
+# schemathesis.toml lying around changes the test.
 CONFIG = {
     "operations": [{
         "include-path": "/api/v1/verify",
         "checks": {"positive_data_acceptance": {
             "expected-statuses": ["2xx", "400", "413"]}},
+    }, {
+        "include-path": "/api/v1/auth/response",
+        "checks": {"positive_data_acceptance": {
+            "expected-statuses": ["2xx", "400", "401", "413"]}},
     }],
 }
 

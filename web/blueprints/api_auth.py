@@ -8,7 +8,7 @@
   ``{"session", "expires_in", "certificate": {"issuer", "serial"}}``; a replayed or expired
   challenge, a bad signature, a certificate not ours, revoked, held or expired: 401 problem;
 - ``GET /api/v1/auth/session`` (``Authorization: Bearer <session>``) → the session, 401 when it
-  ended; ``DELETE`` ends it (204).
+  ended; ``DELETE`` ends it (204; 401 when it was not open).
 
 Only challenges issued here are answered here, and each is spent by its first response.
 """
@@ -99,10 +99,10 @@ def session() -> ResponseReturnValue:
 
 @blueprint.delete("/session")
 def logout() -> ResponseReturnValue:
-    """End the session (204 whether or not it was still open)."""
+    """End the session: 204, or 401 when there was no such open session."""
     token = _bearer()
-    if token:
-        SESSIONS.close(token)
+    if not token or not SESSIONS.close(token):
+        return _unauthorised("no such session, or it ended")
     return Response(status=204)
 
 
