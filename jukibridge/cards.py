@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from jukibridge import audit
 from jukibridge.errors import Conflict, InvalidInput, NotFound
+from jukibridge.records import RecordState
 from jukibridge.tables import CardRow, Person
 from pki.clock import Clock
 from pki.eras import PartialDate
@@ -146,14 +147,17 @@ def replace_certificates(session: Session, clock: Clock, card_id: str, *,
     return _record(row)
 
 
-def holder_may_sign(session: Session, card_id: str, on: date) -> bool:
-    """Whether the card's holder is at least 15 on ``on`` (the signing-certificate age rule).
+def eligible_kinds(session: Session, card_id: str, on: date) -> frozenset[str]:
+    """The certificate kinds the card's holder may receive on ``on``: none for a removed record,
+    ``auth`` only under 15 (the signing-certificate age rule), else ``sign`` and ``auth``.
 
-    Decides without showing anything of the record, so it is not a read to audit; the issuance
+    Decides without showing anything of the record, so it is not a read to audit; issuance
     itself reads the record (audited) and checks again.
     """
     row = session.get(CardRow, card_id)
     person = session.get(Person, row.person_id) if row is not None else None
-    if person is None:
-        return False
-    return may_hold_signing_certificate(PartialDate.from_code(person.birth_date), on)
+    if person is None or person.state != RecordState.ACTIVE.value:
+        return frozenset()
+    if may_hold_signing_certificate(PartialDate.from_code(person.birth_date), on):
+        return frozenset(SERIAL_COLUMNS)
+    return frozenset({"auth"})

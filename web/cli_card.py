@@ -1,4 +1,5 @@
-"""``jpki card ...``: enrolment at the counter and the holder's own use of the card.
+"""``jpki card ...``: enrolment, renewal and re-issue at the counter, and the holder's own use
+of the card.
 
 PINs and passwords are prompted (hidden) or read from a file given with ``--pin-file``; they are
 never taken from the command line and never printed or logged.
@@ -25,7 +26,7 @@ from web.cli import (
     with_services,
 )
 from web.cli_card_serve import serve
-from web.enrolment import enrol, reset_pin
+from web.enrolment import Replacement, enrol, reissue, renew, reset_pin
 from web.services import Services
 
 KIND = click.Choice(["sign", "auth"])
@@ -42,7 +43,7 @@ def _label(kind: str) -> str:
 
 @click.group(cls=JpkiGroup)
 def card() -> None:
-    """Virtual IC cards: enrolment, information, PINs, signatures."""
+    """Virtual IC cards: enrolment, renewal, information, PINs, signatures."""
 
 
 @card.command("enrol")
@@ -172,6 +173,54 @@ def card_reset_pin(services: Services, path: Path, kind: str, identity_document:
                         identity_document=identity_document,
                         municipality_code=municipality_code)
     console.print(f"{_label(kind)} of card {card_id} reset")
+
+
+@card.command("renew")
+@click.argument("path", type=CARD)
+@click.option("--kind", type=click.Choice(["sign", "auth", "both"]), default="both",
+              show_default=True, help="Which certificate (both: every one the card holds).")
+@click.option("--identity-document", required=True,
+              help="The identity document the operator checked.")
+@click.option("--municipality", "municipality_code", default=None)
+@operator_option
+@with_services
+def card_renew(services: Services, path: Path, kind: str, identity_document: str,
+               municipality_code: str | None, operator: str | None) -> None:
+    """At the counter: new keys and certificates, from three months before the expiry (the
+    PINs stay; the old certificates are revoked as superseded)."""
+    login = operator_login(services, operator)
+    _report(renew(services, operator=login, card_path=path, kind=kind,
+                  identity_document=identity_document, municipality_code=municipality_code))
+
+
+@card.command("reissue")
+@click.argument("path", type=CARD)
+@click.option("--kind", type=KIND, required=True)
+@click.option("--identity-document", required=True,
+              help="The identity document the operator checked.")
+@click.option("--municipality", "municipality_code", default=None)
+@operator_option
+@with_services
+def card_reissue(services: Services, path: Path, kind: str, identity_document: str,
+                 municipality_code: str | None, operator: str | None) -> None:
+    """At the counter: a new key and certificate after a revocation (e.g. a relocation) or the
+    expiry (the PINs stay)."""
+    login = operator_login(services, operator)
+    _report(reissue(services, operator=login, card_path=path, kind=kind,
+                    identity_document=identity_document, municipality_code=municipality_code))
+
+
+def _report(done: Replacement) -> None:
+    verb = "renewed" if done.action == "card.renew" else "re-issued"
+    for kind, new in done.issued.items():
+        console.print(f"{_certificate(kind)} {verb} on card {done.card_id}: serial {new.serial}, "
+                      f"valid until {new.certificate.not_valid_after_utc.isoformat()}")
+    for outcome in done.superseded:
+        console.print(outcome.message)
+
+
+def _certificate(kind: str) -> str:
+    return "signing certificate" if kind == "sign" else "authentication certificate"
 
 
 @card.command("report-lost")

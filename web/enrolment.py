@@ -169,9 +169,11 @@ def reset_pin(services: Services, *, operator: str, card_path: Path, kind: str, 
 RENEWAL_MONTHS = 3  # renewal opens three months before the expiry (issue 4)
 Status = Literal["good", "revoked", "expired", "none"]
 Refusal = Literal["too_early", "revoked", "expired", "no_certificate", "still_good"]
-Issuer = Callable[..., Issued]
-ISSUERS: Mapping[Kind, Issuer] = {"sign": issue_signing, "auth": issue_authentication}
-RENEW, REISSUE = "card.renew", "card.reissue"
+ISSUERS: Mapping[Kind, Callable[..., Issued]] = {"sign": issue_signing,
+                                                 "auth": issue_authentication}
+RENEW, REISSUE = "card.renew", "card.reissue"  # the audit actions (jukibridge.cards)
+_LABELS: Mapping[Kind, str] = {"sign": "signing certificate",
+                               "auth": "authentication certificate"}
 
 
 class MaintenanceRefused(Conflict):
@@ -215,10 +217,6 @@ class CertificateState:
                                       "near, or revoke it first", reason="still_good",
                                       kind=self.kind)
         return None
-
-
-_LABELS: Mapping[Kind, str] = {"sign": "signing certificate",
-                               "auth": "authentication certificate"}
 
 
 @dataclass(frozen=True)

@@ -1,5 +1,5 @@
-"""Counter screens for cards: enrolment step by step, card loss, PIN reset and revocation on the
-holder's request.
+"""Counter screens for cards: enrolment step by step, card loss, PIN reset, renewal and re-issue
+of certificates onto the card, and revocation on the holder's request.
 
 Enrolment: (1) the operator confirms the resident and the identity document checked; (2) the
 resident sets the auth PIN and the signing password on a page meant for the resident; (3) the
@@ -12,7 +12,9 @@ records the card id, so a double submission issues one card. Cards are written t
 
 Every action is audited by the domain functions called: ``card.enrol`` (and ``record.view``),
 ``card.lost`` with both certificates on ``certificateHold`` (the revocation entries name the
-operator), ``card.pin_reset.<kind>``; a revocation on request is recorded by the revocation
+operator), ``card.pin_reset.<kind>``, ``card.renew`` and ``card.reissue`` (``web.enrolment``:
+what ``jpki card renew|reissue`` run; the forms are shown only for what the certificates' state
+allows now, and the domain checks again); a revocation on request is recorded by the revocation
 service with the operator, and entered in the register's audit log here as
 ``card.revoke_request`` (the revocation service has no audit log of its own).
 """
@@ -67,7 +69,15 @@ from revocation.service import CertRef, CertStatus
 from web.app import services
 from web.blueprints.counter import blueprint
 from web.blueprints.counter.session import current_operator, operator_required
-from web.enrolment import enrol, reset_pin
+from web.enrolment import (
+    MaintenanceRefused,
+    Replacement,
+    certificate_states,
+    enrol,
+    reissue,
+    renew,
+    reset_pin,
+)
 from web.secrets import card_seal_key
 
 ACTORS = (Role.CLERK, Role.SUPERVISOR)  # the auditor only reads
@@ -192,6 +202,20 @@ class RevokeForm(FlaskForm):
 
 class LostForm(FlaskForm):
     """The card-loss report: nothing to enter but the CSRF token."""
+
+
+class RenewForm(DocumentForm):
+    """更新: the certificates near their expiry get new keys and new certificates."""
+
+    kind = SelectField("更新する電子証明書", validate_choice=False, validators=[
+        AnyOf(("both", "sign", "auth"), "更新する電子証明書を選択してください。")])
+
+
+class ReissueForm(DocumentForm):
+    """再発行: a revoked, expired (or missing) certificate gets a new key and certificate."""
+
+    kind = SelectField("再発行する電子証明書", validate_choice=False, validators=[
+        AnyOf(("sign", "auth"), "再発行する電子証明書を選択してください。")])
 
 
 # -- enrolment -----------------------------------------------------------------------------------
@@ -473,6 +497,117 @@ def card_revoke(card_id: str) -> ResponseReturnValue:
     return redirect(url_for("counter.card_page", card_id=card_id))
 
 
+@blueprint.post("/cards/<card_id>/renew")
+@operator_required(*ACTORS)
+def card_renew(card_id: str) -> ResponseReturnValue:
+    """更新: new keys and certificates from three months before the expiry
+    (``web.enrolment.renew``)."""
+    return _replace(card_id, RenewForm(), "renew_form")
+
+
+@blueprint.post("/cards/<card_id>/reissue")
+@operator_required(*ACTORS)
+def card_reissue(card_id: str) -> ResponseReturnValue:
+    """再発行: a new key and certificate after a revocation or the expiry
+    (``web.enrolment.reissue``)."""
+    return _replace(card_id, ReissueForm(), "reissue_form")
+
+
+def _replace(card_id: str, form: RenewForm | ReissueForm, name: str) -> ResponseReturnValue:
+    card, _ = _card(card_id)
+    if not form.validate_on_submit():
+        return _render_card(card_id, status=400, **{name: form})
+    word = "更新" if isinstance(form, RenewForm) else "再発行"
+    if card.state != "active":
+        flash(f"このカードは{STATES.get(card.state, card.state)}のため、{word}できません。",
+              "error")
+        return _render_card(card_id, status=409)
+    path = _card_file(card)
+    if path is None:
+        raise NotFound("カードのファイルが見つかりません。")
+    operator = current_operator()
+    action = renew if isinstance(form, RenewForm) else reissue
+    try:
+        done = action(services(), operator=operator.login, card_path=path,
+                      kind=str(form.kind.data), identity_document=form.document(),
+                      municipality_code=operator.municipality_code)
+    except (MaintenanceRefused, NotEligible, IssuanceRefused) as exc:
+        flash(_replacement_refusal(exc, word), "error")
+        return _render_card(card_id, status=409 if isinstance(exc, MaintenanceRefused) else 422)
+    except ImageError:
+        raise Conflict("カードが他の装置で使用中です。しばらくしてから再度お試しください。"
+                       ) from None
+    flash(_replaced(done, word), "success")
+    return redirect(url_for("counter.card_page", card_id=card_id))
+
+
+def _replaced(done: Replacement, word: str) -> str:
+    issued = "、".join(f"{KIND_LABELS[kind]}（シリアル番号 {new.serial:x}）"
+                      for kind, new in done.issued.items())
+    text = f"{issued}を{word}しました。暗証番号・パスワードは変わりません。"
+    if done.superseded:
+        text += f"以前の電子証明書{len(done.superseded)}件は失効（理由: 更新）しました。"
+    return text
+
+
+def _replacement_refusal(exc: Exception, word: str) -> str:
+    """The counter's wording of a refused renewal or re-issue (nothing was changed)."""
+    unchanged = "カードと電子証明書は変更されていません。"
+    if isinstance(exc, NotEligible):
+        return ("この方には電子証明書を発行できません（署名用電子証明書は15歳未満の方には発行"
+                f"できません。住民票が消除されている場合も発行できません）。{unchanged}")
+    if isinstance(exc, IssuanceRefused):
+        return f"電子証明書の内容が発行の基準を満たさないため、{word}できませんでした。{unchanged}"
+    fields = getattr(exc, "fields", {})
+    label = KIND_LABELS.get(str(fields.get("kind")), "電子証明書")
+    reason = fields.get("reason")
+    if reason == "too_early" and isinstance(fields.get("opens_at"), datetime):
+        return (f"{label}の更新は、有効期限の3か月前（{_day(fields['opens_at'])}）から"
+                "受け付けます。")
+    if reason in ("revoked", "expired"):
+        state = "失効している" if reason == "revoked" else "有効期限が切れている"
+        return f"{label}は{state}ため更新できません。再発行の手続きを行ってください。"
+    if reason == "no_certificate":
+        return f"このカードには{label}がないため、更新できません。"
+    if reason == "still_good":
+        return (f"{label}は有効なため、再発行できません。有効期限が近い場合は更新の手続きを"
+                "行ってください。")
+    return f"{word}できませんでした。{unchanged}"
+
+
+@dataclass(frozen=True)
+class Replaceable:
+    """What the card page offers: the renewal and re-issue choices allowed now, and when
+    renewal opens for certificates not yet near their expiry."""
+
+    renew: list[tuple[str, str]]
+    reissue: list[tuple[str, str]]
+    renewal_opens: list[str]
+
+
+def _replaceable(card: CardRecord) -> Replaceable:
+    now = services().clock.now()
+    states = certificate_states(services(), card)
+    with services().sessions() as db:  # no signing certificate under 15, none when removed
+        eligible = cards.eligible_kinds(db, card.card_id, jst_day(now))
+    kinds = [state for state in states.values() if state.kind in eligible]
+    renewable = [s.kind for s in kinds if s.renewal_refusal(now) is None]
+    renew_choices: list[tuple[str, str]] = [(k, KIND_LABELS[k]) for k in renewable]
+    if len(renewable) == 2:
+        renew_choices.insert(0, ("both", "両方（署名用・利用者証明用）"))
+    reissue_choices: list[tuple[str, str]] = [(s.kind, KIND_LABELS[s.kind]) for s in kinds
+                                              if s.reissue_refusal() is None]
+    opens = [f"{KIND_LABELS[k]}: {_day(state.renewal_opens)}から"
+             for k, state in states.items()
+             if state.status == "good" and state.renewal_opens is not None
+             and now < state.renewal_opens]
+    return Replaceable(renew=renew_choices, reissue=reissue_choices, renewal_opens=opens)
+
+
+def _day(instant: datetime) -> str:
+    return PartialDate.of(instant.astimezone(JST).date()).japanese()
+
+
 def _render_card(card_id: str, *, status: int = 200, **forms: Any) -> ResponseReturnValue:
     card, certificates = _card(card_id)
     if status == 400:
@@ -481,6 +616,12 @@ def _render_card(card_id: str, *, status: int = 200, **forms: Any) -> ResponseRe
     now = services().clock.now()
     lines = [_line(c, now) for c in certificates if c.kind in KIND_LABELS]
     may_act = current_operator().role in ACTORS
+    replaceable = _replaceable(card) if may_act and card.state == "active" else None
+    renew_form = forms.get("renew_form") or RenewForm(formdata=None)
+    reissue_form = forms.get("reissue_form") or ReissueForm(formdata=None)
+    if replaceable is not None:
+        renew_form.kind.choices = replaceable.renew
+        reissue_form.kind.choices = replaceable.reissue
     return render_template(
         "counter/cards/card.html", card=card, lines=lines, kinds=KIND_LABELS,
         state=STATES.get(card.state, card.state), may_act=may_act,
@@ -488,7 +629,8 @@ def _render_card(card_id: str, *, status: int = 200, **forms: Any) -> ResponseRe
         issued_at=_jst(card.issued_at), resident_url=_resident_url(card.resident_code),
         lost_form=forms.get("lost_form") or LostForm(formdata=None),
         reset_form=forms.get("reset_form") or PinResetForm(formdata=None),
-        revoke_form=revoke_form), status
+        revoke_form=revoke_form, replaceable=replaceable, renew_form=renew_form,
+        reissue_form=reissue_form), status
 
 
 def _card(card_id: str) -> tuple[CardRecord, list[CertificateRecord]]:
