@@ -5,6 +5,9 @@ Every verifier takes the document, a :class:`TrustStore` (JPKI roots and link ce
 validation time ``at``, and returns a :class:`Report` (JSON form: :meth:`Report.to_json`).
 Input that cannot be judged raises :class:`~pki.signing.MalformedDocument`.
 
+A :class:`TrustStore` remembers the path validations that passed, per certificate and exact
+revocation evidence (:mod:`pki.verify.path_cache`): keep one for as long as its roots hold.
+
 The verifiers are synchronous: they run pyhanko-certvalidator's coroutines with ``asyncio.run``,
 so call them from plain code or a worker thread, not from inside a running event loop.
 

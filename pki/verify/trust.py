@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cached_property
 from typing import Literal, Protocol
@@ -34,6 +34,7 @@ from pyhanko_certvalidator.errors import (
     RevokedError,
     ValidationError,
 )
+from pyhanko_certvalidator.path import ValidationPath
 from pyhanko_certvalidator.policy_decl import (
     CertRevTrustPolicy,
     RevocationCheckingPolicy,
@@ -41,6 +42,7 @@ from pyhanko_certvalidator.policy_decl import (
 )
 
 from pki import oids
+from pki.verify.path_cache import PathCache, evidence_until, path_key
 from pki.verify.report import (
     Evidence,
     SignatureReport,
@@ -90,12 +92,21 @@ def _asn1(cert: x509.Certificate) -> asn1_x509.Certificate:
 class TrustStore:
     """The JPKI roots a verifier trusts, the link certificates between their generations, and
     what a signer's certificate must say: one of ``policies`` and every one of ``key_usage``
-    (pyhanko-certvalidator names). The defaults are those of a signing certificate (§4)."""
+    (pyhanko-certvalidator names). The defaults are those of a signing certificate (§4).
+
+    A trust store keeps what it derives for path validation (the roots in pyhanko's form, the
+    :class:`~pki.verify.path_cache.PathCache` of passing validations): keep one instance for
+    as long as the roots and links do not change, and make a new one when they do. ``reload``,
+    if given, is asked for the current trust store when a certificate names an issuer that is
+    none of these roots and links (the CA may have rolled over since this one was made); it
+    may answer this very store."""
 
     roots: tuple[x509.Certificate, ...]
     links: tuple[x509.Certificate, ...] = ()
     policies: frozenset[x509.ObjectIdentifier] = frozenset({oids.POLICY_SIGNING})
     key_usage: frozenset[str] = frozenset({"digital_signature", "non_repudiation"})
+    path_cache: PathCache = field(default_factory=PathCache, compare=False, repr=False)
+    reload: Callable[[], TrustStore] | None = field(default=None, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         if not self.roots:
@@ -131,6 +142,9 @@ def _key_id(cert: x509.Certificate,
     if isinstance(value, x509.AuthorityKeyIdentifier):
         return value.key_identifier
     return value.digest
+
+
+PASSED = "the signature and the signer's certificate are valid"
 
 
 @dataclass(frozen=True)
@@ -251,12 +265,17 @@ def check_chain(cert: x509.Certificate, others: Sequence[x509.Certificate], *,
 
     ``others`` are untrusted certificates that came with the signature (path candidates only).
     """
+    if trust.reload is not None and trust.issuer_of(cert) is None:
+        trust = trust.reload()  # perhaps a newer CA generation's certificate
     issuer = trust.issuer_of(cert, others)
     try:
         gathered = _gather(cert, issuer, evidence, at)
     except EvidenceUnavailable as exc:
         return ChainOutcome(SubIndication.TRY_LATER, f"revocation status unavailable: {exc}")
     used = gathered.about_cert
+    key = path_key(cert, others, gathered.ocsps, gathered.crls)
+    if trust.path_cache.passed(key, at):
+        return ChainOutcome(None, PASSED, used)
     try:
         context = ValidationContext(
             trust_roots=trust._asn1_roots,
@@ -265,13 +284,31 @@ def check_chain(cert: x509.Certificate, others: Sequence[x509.Certificate], *,
             ocsps=gathered.ocsps, crls=gathered.crls,
         )
         validator = CertificateValidator(_asn1(cert), validation_context=context)
-        asyncio.run(validator.async_validate_usage(set(trust.key_usage)))
+        path = asyncio.run(validator.async_validate_usage(set(trust.key_usage)))
     except (PathError, ValidationError, ValueError, TypeError, KeyError) as exc:
         return ChainOutcome(_sub_indication(exc), _message(exc), used)
     problem = _policy_problem(cert, trust.policies)
     if problem is not None:
         return ChainOutcome(SubIndication.CHAIN_CONSTRAINTS_FAILURE, problem, used)
-    return ChainOutcome(None, "the signature and the signer's certificate are valid", used)
+    until = _holds_until(path, gathered, trust, others)
+    if until is not None:
+        trust.path_cache.remember(key, at, until)
+    return ChainOutcome(None, PASSED, used)
+
+
+def _holds_until(path: ValidationPath, gathered: _Gathered, trust: TrustStore,
+                 others: Sequence[x509.Certificate]) -> datetime | None:
+    """Until when a passing validation stays valid (see :mod:`pki.verify.path_cache`)."""
+    certs = list(path.iter_certs(include_root=True))
+    try:
+        evidence = evidence_until(gathered.ocsps, gathered.crls,
+                                  frozenset(c.serial_number for c in certs),
+                                  lambda responder: trust.issuer_of(responder, others))
+    except ValueError:
+        return None
+    if evidence is None:
+        return None
+    return min([evidence, *(c.not_valid_after for c in certs)])
 
 
 def _sub_indication(exc: Exception) -> SubIndication:

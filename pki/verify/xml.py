@@ -1,6 +1,7 @@
 """Verification of e-Tax-style XML submissions (see :mod:`pki.signing.xml` for the format).
 
-For each parallel signature, on a copy of the document in which it is the only signature:
+For each parallel signature, on the parsed document if it is the only one, else on a copy in
+which it is the only signature:
 
 1. its shape: one Reference to ``#CONTENTS``, enveloped-signature + C14N 1.0 and nothing else,
    RSA-SHA256, SHA-256, only ``X509Data/X509Certificate`` in ``KeyInfo`` (else FORMAT_FAILURE);
@@ -9,9 +10,11 @@ For each parallel signature, on a copy of the document in which it is the only s
    signxml says are signed are the canonical ``DATA/CONTENTS`` of that copy;
 4. the certificate path and its revocation status (:func:`pki.verify.trust.check_chain`).
 
-Only those signed bytes are handed on (``SignatureReport.signed_data``). Document-level problems
-(not XML, a DTD, too large or too deep, a shape that could hide what was signed) raise
-:class:`~pki.signing.MalformedDocument` before any signature is judged.
+signxml is handed the tree the shape checks saw (never the bytes again: one parse, and no room
+for two parses to differ). Only those signed bytes are handed on
+(``SignatureReport.signed_data``). Document-level problems (not XML, a DTD, too large or too
+deep, a shape that could hide what was signed) raise :class:`~pki.signing.MalformedDocument`
+before any signature is judged.
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ import binascii
 import copy
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Final
+from typing import Any, Final
 
 from cryptography import x509
 from lxml import etree
@@ -64,7 +67,17 @@ MAX_CERTIFICATES: Final = 4
 
 
 class _Verifier(Utf8Serialisation, XMLVerifier):
-    pass
+    """signxml's verifier, handed the tree :func:`parse_submission` checked.
+
+    signxml parses bytes once more, or copies a given element through a serialisation; it only
+    reads the tree it is given (it copies before its transforms), so the checked tree itself is
+    used: no second parse, and signxml sees exactly what the shape checks saw.
+    """
+
+    def get_root(self, data: Any) -> Any:
+        if isinstance(data, etree._Element):
+            return data
+        return super().get_root(data)
 
 
 class _Refused(Exception):
@@ -183,7 +196,7 @@ def _alone(submission: Submission, index: int) -> etree._Element:
     return root
 
 
-def _crypto(document: etree._Element | bytes, signer: x509.Certificate) -> VerifyResult:
+def _crypto(document: etree._Element, signer: x509.Certificate) -> VerifyResult:
     config = SignatureConfiguration(
         location="./",
         expect_references=1,
@@ -214,7 +227,6 @@ def _crypto(document: etree._Element | bytes, signer: x509.Certificate) -> Verif
 
 @dataclass(frozen=True)
 class _Document:
-    data: bytes
     submission: Submission
     canonical_contents: bytes  # what every signature must cover
 
@@ -225,8 +237,8 @@ def _verify_one(document: _Document, index: int, context: Context) -> SignatureR
     try:
         ders = _check_shape(signature)
         signer, others = _signer(ders)
-        alone = document.data if len(document.submission.signatures) == 1 else _alone(
-            document.submission, index)
+        alone = document.submission.root if len(document.submission.signatures) == 1 else (
+            _alone(document.submission, index))
         result = _crypto(alone, signer)
         if result.signed_data != document.canonical_contents:
             raise _Refused(SubIndication.FORMAT_FAILURE, f"the signed data is not <{CONTENTS}>")
@@ -243,7 +255,7 @@ def verify_xml(data: bytes, *, trust: TrustStore, evidence: RevocationEvidence, 
     Raises :class:`~pki.signing.MalformedDocument` for a document that cannot be judged.
     """
     submission = parse_submission(data, limits)
-    document = _Document(bytes(data), submission, canonical_contents(submission.contents))
+    document = _Document(submission, canonical_contents(submission.contents))
     context = Context(trust, evidence, at)
     return Report("xml", at, tuple(
         _verify_one(document, index, context) for index in range(len(submission.signatures))
