@@ -33,6 +33,8 @@ from pki.lint import blocks_issuance, lint_certificate, sign_with_throwaway
 from pki.profile import CertificateProfile, CertKind, Endpoints
 
 ROOT_YEARS = 20
+SERVICE_DAYS = 365  # the verification service's certificate: renewed each year, key kept
+SERVICE_KIND = "service"  # the issued store's kind of the verification service's certificates
 KINDS = (CertKind.SIGNING, CertKind.AUTHENTICATION)
 
 
@@ -214,6 +216,35 @@ class CertificateAuthority:
                 not_before=cert.not_valid_before_utc, not_after=cert.not_valid_after_utc,
                 certificate=_der(cert), issued_at=self._clock.now()))
         return cert
+
+    def service_certificate(self, public_key: rsa.RSAPublicKey, *,
+                            min_remaining: timedelta = timedelta(days=1)) -> x509.Certificate:
+        """The verification service's certificate for ``public_key`` (it signs receipts).
+
+        An issued one from the current signing generation that stays valid at least
+        ``min_remaining`` longer, else a new one (lint, then sign, like any other), valid for
+        ``SERVICE_DAYS`` within the CA's own validity.
+        """
+        issuer = self.current(CertKind.SIGNING)
+        limit = self._clock.now() + min_remaining
+        with self._sessions() as session:
+            rows = session.scalars(select(IssuedCertificate).where(
+                IssuedCertificate.issuer_key_id == issuer.key_id,
+                IssuedCertificate.kind == SERVICE_KIND, IssuedCertificate.not_after > limit)
+                .order_by(IssuedCertificate.issued_id.desc())).all()
+        for row in rows:
+            existing = x509.load_der_x509_certificate(row.certificate)
+            if existing.public_key() == public_key:
+                return existing
+        now = self._now()
+        return self.issue(
+            lambda generation, serial: profile.verification_service_certificate(
+                generation.certificate, public_key, serial=serial, not_before=now,
+                not_after=min(now + timedelta(days=SERVICE_DAYS),
+                              generation.certificate.not_valid_after_utc),
+                endpoints=self.endpoints(generation, "full")),
+            CertificateProfile.VERIFICATION_SERVICE, CertKind.SIGNING,
+            cert_kind=SERVICE_KIND).certificate
 
     def issued(self, *, resident_code: str | None = None, card_id: str | None = None
                ) -> list[x509.Certificate]:

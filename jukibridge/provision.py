@@ -13,6 +13,7 @@ from __future__ import annotations
 import csv
 import json
 import unicodedata
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from enum import Enum
@@ -322,3 +323,65 @@ def _answer(row: NationalIdentity, purpose: Purpose) -> IdentityAnswer:
     if not (public and purpose.individual_number):
         values["individual_number"] = None
     return IdentityAnswer(**values)
+
+
+# -- the latest basic four, for registered verifiers ---------------------------------------------
+#
+# The revocation service answers a registered verifier (署名検証者) with the current basic four
+# of a revoked signing certificate's holder, with the holder's consent. The answer comes from
+# the national server's store, and every answer and refusal is written to the provision log
+# like any other provision, so that it appears in the holder's disclosure.
+
+LATEST_BASIC_FOUR = "latest-basic-four"  # the purpose logged for a verifier's request
+LATEST_BASIC_FOUR_BASIS = ("公的個人認証法に基づく署名検証者への最新の基本4情報の提供"
+                           "（本人の同意による）")
+BASIC_FOUR_ITEMS = ("name", "birth_date", "sex", "address")
+
+
+@dataclass(frozen=True)
+class CurrentBasicFour:
+    """A person's basic four as the national server holds them now."""
+
+    resident_code: str  # the current code
+    name: str
+    birth_date: str  # EYYYYMMDD
+    sex: int
+    address: str
+
+
+def current_basic_four(session: Session, resident_codes: Collection[str]
+                       ) -> CurrentBasicFour | None:
+    """The current basic four of the person who holds, or held, any of ``resident_codes``."""
+    codes = sorted({validate_resident_code(code) for code in resident_codes})
+    row = session.scalars(select(NationalIdentity).where(
+        NationalIdentity.resident_code.in_(codes))).first()
+    for code in codes if row is None else ():
+        # A replaced code is kept in the JSON list ``former_codes`` of the person's row.
+        row = session.scalars(select(NationalIdentity).where(
+            NationalIdentity.former_codes.contains(f'"{code}"'))).first()
+        if row is not None:
+            break
+    if row is None:
+        return None
+    return CurrentBasicFour(resident_code=row.resident_code, name=row.name,
+                            birth_date=row.birth_date, sex=row.sex, address=row.address)
+
+
+def log_verifier_request(session: Session, clock: Clock, *, verifier: str, resident_code: str,
+                         outcome: Outcome, fields: Sequence[str] = (),
+                         reason: str | None = None) -> ProvisionRecord:
+    """Log a registered verifier's latest-basic-four request about ``resident_code`` (in the
+    caller's transaction): agency = the verifier, purpose ``latest-basic-four``, the items
+    given (none unless provided) and, for a refusal, why."""
+    unknown = [item for item in fields if item not in BASIC_FOUR_ITEMS]
+    if unknown or (outcome is Outcome.PROVIDED) != bool(fields):
+        raise InvalidInput("a verifier is given the basic four items, and only when provided",
+                           field="fields")
+    entry = ProvisionLogEntry(
+        at=clock.now(), agency=verifier.strip()[:40], purpose_id=LATEST_BASIC_FOUR,
+        legal_basis=LATEST_BASIC_FOUR_BASIS, lookup=Lookup.RESIDENT_CODE.value,
+        subject_resident_code=validate_resident_code(resident_code), fields=json.dumps(
+            list(fields)), outcome=outcome.value, reason=reason[:200] if reason else None)
+    session.add(entry)
+    session.flush()
+    return ProvisionRecord.from_row(entry)

@@ -107,6 +107,7 @@ _KEY_USAGE = {
     CertificateProfile.SIGNING: {"digital_signature", "content_commitment"},
     CertificateProfile.AUTHENTICATION: {"digital_signature"},
     CertificateProfile.OCSP_RESPONDER: {"digital_signature"},
+    CertificateProfile.VERIFICATION_SERVICE: {"digital_signature", "content_commitment"},
 }
 _KU_BITS = ("digital_signature", "content_commitment", "key_encipherment", "data_encipherment",
             "key_agreement", "key_cert_sign", "crl_sign")

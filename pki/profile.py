@@ -65,6 +65,7 @@ class CertificateProfile(Enum):
     SIGNING = "signing"
     AUTHENTICATION = "authentication"
     OCSP_RESPONDER = "ocsp-responder"
+    VERIFICATION_SERVICE = "verification-service"
 
 
 @dataclass(frozen=True)
@@ -391,4 +392,52 @@ def authentication_certificate(
               not_after, endpoints)
         .add_extension(_key_usage(digital_signature=True), critical=True)
         .add_extension(x509.ExtendedKeyUsage([oids.EKU_CLIENT_AUTH]), critical=False)
+    )
+
+
+# -- service certificates ------------------------------------------------------------------------
+
+def verification_service_certificate(
+    issuer: x509.Certificate,
+    public_key: rsa.RSAPublicKey,
+    *,
+    serial: int,
+    not_before: datetime,
+    not_after: datetime,
+    endpoints: Endpoints,
+    common_name: str = "Verification Receipt Service",
+) -> x509.CertificateBuilder:
+    """The verification service's own signing certificate: it signs the receipt (受付結果) of
+    each verified submission, issued by the signing CA's current generation.
+
+    Subject: the CA's DN plus ``CN=common_name`` (like a delegated OCSP responder: an
+    organisation's service, not a resident); RSA-2048; keyUsage digitalSignature +
+    nonRepudiation (critical), since a receipt commits the service to what it received and
+    answered; no extendedKeyUsage (as the residents' signing certificates, so that
+    ``openssl cms -verify`` accepts it for its default S/MIME signing purpose); no
+    certificatePolicies and no basic four: it is not a JPKI signing certificate and must not
+    pass for one. The CRL distribution point is the generation's full CRL (the service
+    belongs to no municipality) and AIA names our OCSP responder and the CA certificate.
+    """
+    key = _check_key(public_key, leaf=True)
+    if kind_of_ca(issuer.subject) is not CertKind.SIGNING:
+        raise ProfileError("the verification service's certificate comes from the signing CA")
+    if not common_name or len(common_name) > 64 or not common_name.isprintable():
+        raise ProfileError("the service's common name must have 1 to 64 characters")
+    subject = x509.Name([*issuer.subject, x509.NameAttribute(oids.COMMON_NAME, common_name)])
+    crl_dp = x509.CRLDistributionPoints([x509.DistributionPoint(
+        full_name=[x509.UniformResourceIdentifier(endpoints.crl_url)],
+        relative_name=None, reasons=None, crl_issuer=None,
+    )])
+    aia = x509.AuthorityInformationAccess([
+        x509.AccessDescription(oids.OCSP, x509.UniformResourceIdentifier(endpoints.ocsp_url)),
+        x509.AccessDescription(
+            oids.CA_ISSUERS, x509.UniformResourceIdentifier(endpoints.ca_issuers_url)
+        ),
+    ])
+    return (
+        _base(subject, issuer.subject, key, serial, not_before, not_after, issuer)
+        .add_extension(_key_usage(digital_signature=True, non_repudiation=True), critical=True)
+        .add_extension(crl_dp, critical=False)
+        .add_extension(aia, critical=False)
     )

@@ -38,3 +38,22 @@ class UnknownIssuer(RevocationError):
     """No CA generation with this key id or name."""
 
     code = "unknown_issuer"
+
+
+class VerifierUnauthorized(RevocationError):
+    """No API key, or one that is not a registered verifier's (HTTP 401)."""
+
+    code = "verifier_unauthorized"
+
+
+class NotPermitted(RevocationError):
+    """A known verifier that may not have this (suspended, not entitled, no consent)."""
+
+    code = "not_permitted"
+
+
+class NotApplicable(RevocationError):
+    """The request names something the service does not answer for (a certificate that is not
+    a revoked signing certificate)."""
+
+    code = "not_applicable"

@@ -10,7 +10,10 @@ leaves the package: certificates are referenced by ``(issuer_key_id, serial)``).
   the CRLs issued;
 - ``revocation_ocsp_responses``: pre-signed OCSP responses, a cache that may be rebuilt;
 - ``revocation_consents``: residents' consents to the latest-basic-four service, given and
-  withdrawn (append-only: the latest entry of a resident is the current state).
+  withdrawn (append-only: the latest entry of a resident is the current state);
+- ``revocation_verifiers`` / ``revocation_verifier_log``: the registered verifiers (署名検証者)
+  with the hash of their API key, and the append-only log of their registration, suspension
+  and every use of a key (see ``verifiers``).
 """
 
 from __future__ import annotations
@@ -178,3 +181,37 @@ class ConsentEntry(Base):
     state: Mapped[str] = mapped_column(String(12))  # given, withdrawn
     channel: Mapped[str] = mapped_column(String(12))  # portal, counter
     recorded_at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+
+class VerifierRow(Base):
+    """A registered verifier; only a SHA-256 hash of its API key is kept (see ``verifiers``)."""
+
+    __tablename__ = "revocation_verifiers"
+
+    verifier_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(40), unique=True)
+    kind: Mapped[str] = mapped_column(String(12))  # verifiers.VerifierKind value
+    key_id: Mapped[str] = mapped_column(String(16), unique=True)  # public part of the key, hex
+    key_hash: Mapped[str] = mapped_column(String(64))  # SHA-256 of the whole key, hex
+    state: Mapped[str] = mapped_column(String(12))  # active, suspended
+    registered_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    registered_by: Mapped[str] = mapped_column(String(64))
+    suspended_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    suspended_by: Mapped[str | None] = mapped_column(String(64))
+
+
+class VerifierLogEntry(Base):
+    """One event of a verifier: registered, suspended, a key refused, a use (append-only)."""
+
+    __tablename__ = "revocation_verifier_log"
+    __table_args__ = (Index("ix_revocation_verifier_log_verifier", "verifier_id", "log_id"),)
+
+    log_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    at: Mapped[datetime] = mapped_column(UtcDateTime())
+    verifier_id: Mapped[int | None] = mapped_column(Integer)
+    event: Mapped[str] = mapped_column(String(24))  # verifiers.Event value
+    outcome: Mapped[str] = mapped_column(String(12))  # verifiers.LogOutcome value
+    operator: Mapped[str | None] = mapped_column(String(64))
+    issuer_key_id: Mapped[str | None] = mapped_column(String(64))
+    serial: Mapped[str | None] = mapped_column(String(48))  # decimal
+    detail: Mapped[str | None] = mapped_column(String(200))

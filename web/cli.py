@@ -245,11 +245,12 @@ def register_commands() -> None:
         cli_serve,
         cli_sign,
         cli_tiers,
+        cli_verifiers,
     )
 
     for module in (cli_register, cli_population, cli_tiers, cli_copy, cli_provision, cli_ca,
                    cli_card, cli_revocation, cli_sign, cli_demo, cli_bench, cli_serve,
-                   cli_login):
+                   cli_login, cli_verifiers):
         module.attach(main)
 
 

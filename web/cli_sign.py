@@ -19,6 +19,7 @@ from pki.verify import Indication, Report, verify_cms, verify_pdf, verify_xml
 from web import secrets
 from web.cli import read_secret, with_services
 from web.evidence import OwnEvidence, trust_store
+from web.receipts import Receipts, Submission
 from web.services import Services
 
 FILE = click.Path(exists=True, dir_okay=False, path_type=Path)
@@ -63,28 +64,41 @@ def sign(services: Services, source: Path, card_path: Path, pin_file: Path | Non
 @click.option("--content", type=FILE, default=None,
               help="FILE is a detached CMS signature of this content.")
 @click.option("--basic-four", is_flag=True,
-              help="Include the signer's basic four (only for entitled verifiers).")
+              help="Include the signer's basic four (the instance's own staff; remote "
+                   "verifiers get them through the API with an entitled verifier's key).")
+@click.option("--receipt", "receipt_path", type=click.Path(dir_okay=False, path_type=Path),
+              default=None, help="Write the service's signed receipt (CMS, DER) here.")
 @with_services
-def verify(services: Services, file: Path, content: Path | None, basic_four: bool) -> None:
+def verify(services: Services, file: Path, content: Path | None, basic_four: bool,
+           receipt_path: Path | None) -> None:
     """Verify FILE (XML submission, PDF, or CMS with --content); print the JSON report.
 
-    Exit status 0 only for TOTAL_PASSED.
+    With --receipt, the receipt's report_sha256 is the SHA-256 of the printed report (without
+    the final newline). Exit status 0 only for TOTAL_PASSED.
     """
     data = file.read_bytes()
+    signed = content.read_bytes() if content is not None else None
     trust = trust_store(services.ca)
     evidence = OwnEvidence(services.revocation)
     at = services.clock.now()
     try:
         report: Report
-        if content is not None:
-            report = verify_cms(data, content.read_bytes(), trust=trust, evidence=evidence, at=at)
+        if signed is not None:
+            report = verify_cms(data, signed, trust=trust, evidence=evidence, at=at)
         elif data.startswith(b"%PDF"):
             report = verify_pdf(data, trust=trust, evidence=evidence, at=at)
         else:
             report = verify_xml(data, trust=trust, evidence=evidence, at=at)
     except MalformedDocument as exc:
         raise click.ClickException(f"{file}: {exc}") from None
-    click.echo(report.to_json(include_basic_four=basic_four))
+    text = report.to_json(include_basic_four=basic_four)
+    if receipt_path is not None:
+        submission = Submission(signed, data) if signed is not None else Submission(data)
+        receipt = Receipts(services.ca, services.keys, services.clock).issue(
+            submission, report, text.encode("utf-8"))
+        receipt_path.write_bytes(receipt)
+        click.echo(f"receipt → {receipt_path}", err=True)
+    click.echo(text)
     if report.indication is not Indication.TOTAL_PASSED:
         raise SystemExit(1)
 

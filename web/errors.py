@@ -35,9 +35,12 @@ from pki.signing import MalformedDocument
 from revocation.errors import (
     InvalidRequest,
     NoSigner,
+    NotApplicable,
+    NotPermitted,
     RevocationError,
     UnknownCertificate,
     UnknownIssuer,
+    VerifierUnauthorized,
 )
 
 PROBLEM = "application/problem+json"
@@ -58,6 +61,9 @@ STATUS: tuple[tuple[type[Exception], HTTPStatus], ...] = (
     (UnknownCertificate, HTTPStatus.NOT_FOUND),
     (UnknownIssuer, HTTPStatus.NOT_FOUND),
     (NoSigner, HTTPStatus.SERVICE_UNAVAILABLE),
+    (VerifierUnauthorized, HTTPStatus.UNAUTHORIZED),
+    (NotPermitted, HTTPStatus.FORBIDDEN),
+    (NotApplicable, HTTPStatus.CONFLICT),
     (CaNotFound, HTTPStatus.NOT_FOUND),
     (CaConflict, HTTPStatus.CONFLICT),
     (NotEligible, HTTPStatus.FORBIDDEN),

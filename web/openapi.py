@@ -5,8 +5,10 @@ sub-indications, media types, the report's schema name) come from the modules th
 and cannot drift. It covers ``POST /api/v1/verify`` and its report (``jpki-verification-report/1``,
 see ``pki.verify.report``), ``GET /api/v1/certificates/{issuer}/{serial}/status`` (see
 ``revocation.status_lookup``), card login (``/api/v1/auth/…``, see
-``web.blueprints.api_auth``), the document itself, and the operations endpoints ``/healthz`` and
-``/metrics``. Errors are RFC 9457 problem documents (``application/problem+json``).
+``web.blueprints.api_auth``), the latest basic four for registered verifiers
+(``/api/v1/basic-four/latest``, see ``revocation.verifiers``), the document itself, and the
+operations endpoints ``/healthz`` and ``/metrics``. Errors are RFC 9457 problem documents
+(``application/problem+json``).
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from cryptography.x509 import ReasonFlags
 from pki.verify.report import SCHEMA, Indication, SubIndication
 from revocation.service import CertStatus
 from revocation.status_lookup import SERIAL_PATTERN
+from web.receipts import SCHEMA as RECEIPT_SCHEMA
 
 OPENAPI_VERSION = "3.1.0"
 PATH = "/api/v1/openapi.json"
@@ -54,7 +57,10 @@ def _schemas() -> dict[str, Any]:
             "type": "object",
             "description": "The verdict on every signature of one document, in the vocabulary "
                            "of ETSI EN 319 102-1. Keys are never removed or renamed within "
-                           "schema version 1; new optional keys may appear.",
+                           "schema version 1; new optional keys may appear. The served "
+                           "report ends with `receipt`, the service's signed receipt of the "
+                           "submission: its `report_sha256` is the SHA-256 of the body with "
+                           "`,\"receipt\":\"…\"` removed before the final `}`.",
             "required": ["schema", "format", "validation_time", "indication", "signatures"],
             "properties": {
                 "schema": {"const": SCHEMA},
@@ -62,6 +68,19 @@ def _schemas() -> dict[str, Any]:
                 "validation_time": _TIME,
                 "indication": {"enum": indications},
                 "signatures": {"type": "array", "items": _ref("SignatureReport")},
+                "receipt": {"type": "string", "contentEncoding": "base64",
+                            "contentMediaType": "application/pkcs7-mime",
+                            "description": "The receipt (受付結果): a CMS SignedData (DER, "
+                                           "base64) whose attached content is a JSON "
+                                           f"`{RECEIPT_SCHEMA}` document (receipt_id, "
+                                           "received_at, format, document_sha256, "
+                                           "signature_sha256, report_sha256, indication, and "
+                                           "per signature index, issuer, issuer_key_id, "
+                                           "serial, indication, sub_indication), signed by "
+                                           "the service's certificate (embedded) issued by "
+                                           "the signing CA's current generation: `openssl cms "
+                                           "-verify -CAfile <signing root> -inform DER` checks "
+                                           "it."},
             },
         },
         "SignatureReport": {
@@ -121,7 +140,12 @@ def _schemas() -> dict[str, Any]:
         },
         "BasicFour": {
             "type": "object",
-            "description": "Only for registered verifiers entitled to it; never sent yet.",
+            "description": "The signer's basic four as the signing certificate carries "
+                           "them (SAN otherNames under 1.2.392.200149.8.5.5; birth_date is "
+                           "EYYYYMMDD, the flags mark substituted characters). Present, "
+                           "null for a certificate without them, only when the request "
+                           "carried the API key of an active registered verifier of an "
+                           "entitled kind (national, local or certified); absent otherwise.",
             "properties": {
                 "name": {"type": "string"}, "name_flags": {"type": "string"},
                 "sex": {"enum": [1, 2, 3]}, "birth_date": {"type": "string"},
@@ -210,8 +234,12 @@ def _verify() -> dict[str, Any]:
                            "(every signature) or a detached CMS signature with its content. "
                            "The answer is the report, with HTTP 200 whatever its indication: a "
                            "failed signature is a verdict, not an HTTP error. A document that "
-                           "cannot be judged is a 400 problem. Bodies are limited to 10 MB.",
+                           "cannot be judged is a 400 problem. Bodies are limited to 10 MB. "
+                           "A registered verifier may send its API key (optional): an active "
+                           "verifier of an entitled kind then receives each signer's basic "
+                           "four; every report carries the service's signed receipt.",
             "tags": ["verification"],
+            "security": [{}, *_VERIFIER],
             "requestBody": {
                 "required": True,
                 "content": {
@@ -227,8 +255,88 @@ def _verify() -> dict[str, Any]:
                             "schema": _ref("VerificationReport")}}},
                 "400": _problem("The document cannot be judged (not XML, not a signed PDF, "
                                 "no signature, a missing multipart part …)."),
+                "401": _problem("An API key was sent that is not a registered verifier's "
+                                "(WWW-Authenticate: Bearer)."),
                 "413": _problem("The body is larger than the limit."),
                 "415": _problem("Another media type than the four accepted ones."),
+            },
+        },
+    }
+
+
+_VERIFIER: list[dict[str, list[str]]] = [{"verifierKey": []}, {"verifierApiKey": []}]
+
+
+def _latest_basic_four() -> dict[str, Any]:
+    return {
+        "post": {
+            "operationId": "latestBasicFour",
+            "summary": "The latest basic four of a revoked signing certificate's holder",
+            "description": "最新の基本4情報の提供: for a signing certificate revoked after a "
+                           "change of the holder's basic four (or for any other cause), the "
+                           "holder's current name, birth date, sex and address from the "
+                           "national server. Only for an active registered verifier of an "
+                           "entitled kind, and only if the holder has consented (at the "
+                           "counter or on the portal). Every answer and refusal is logged in "
+                           "the holder's provision disclosure and in the verifier log.",
+            "tags": ["verifiers"],
+            "security": _VERIFIER,
+            "requestBody": {"required": True, "content": {"application/json": {
+                "schema": _ref("CertificateName")}}},
+            "responses": {
+                "200": {"description": "The holder's current basic four.",
+                        "content": {"application/json": {"schema": _ref("LatestBasicFour")}}},
+                "400": _problem("The body is not {\"issuer\", \"serial\"}, or the serial is "
+                                "malformed."),
+                "401": _problem("No API key, or not a registered verifier's "
+                                "(WWW-Authenticate: Bearer)."),
+                "403": _problem("The verifier is suspended or not entitled, or the holder "
+                                "has not consented."),
+                "404": _problem("No such CA generation, or it never issued this serial."),
+                "409": _problem("Not a revoked signing certificate (not revoked, or not a "
+                                "signing certificate), or the holder is unknown to the "
+                                "national server."),
+            },
+        },
+    }
+
+
+def _verifier_schemas() -> dict[str, Any]:
+    return {
+        "CertificateName": {
+            "type": "object", "required": ["issuer", "serial"], "additionalProperties": False,
+            "properties": {
+                "issuer": {"type": "string", "minLength": 1, "maxLength": 80,
+                           "pattern": "^[A-Za-z0-9-]+$",
+                           "description": "A CA generation's name (sign-1 …) or key id."},
+                "serial": {"type": "string", "pattern": SERIAL_PATTERN,
+                           "description": "Decimal digits, or 0x followed by hex digits."},
+            },
+        },
+        "LatestBasicFour": {
+            "type": "object",
+            "required": ["issuer", "issuer_key_id", "serial", "revoked_at", "reason",
+                         "basic_four", "provided_at"],
+            "properties": {
+                "issuer": {"type": "string"},
+                "issuer_key_id": _HEX,
+                "serial": {"type": "string", "pattern": "^[0-9]+$"},
+                "revoked_at": _TIME,
+                "reason": {"enum": [r.value for r in ReasonFlags],
+                           "description": "RFC 5280 CRLReason of the revocation."},
+                "basic_four": {
+                    "type": "object", "required": ["name", "birth_date", "sex", "address"],
+                    "properties": {
+                        "name": {"type": "string",
+                                 "description": "Family and given name, split by U+3000."},
+                        "birth_date": {"type": "string", "pattern": "^[0-5][0-9]{8}$",
+                                       "description": "EYYYYMMDD: era digit (1 Meiji … 5 "
+                                                      "Reiwa, 0 unknown), Gregorian date."},
+                        "sex": {"enum": [1, 2, 3]},
+                        "address": {"type": "string"},
+                    },
+                },
+                "provided_at": _TIME,
             },
         },
     }
@@ -314,7 +422,7 @@ def _auth_response() -> dict[str, Any]:
 
 
 def _auth_session() -> dict[str, Any]:
-    bearer = [{"session": []}]
+    bearer: list[dict[str, list[str]]] = [{"session": []}]
     return {
         "get": {
             "operationId": "authSession",
@@ -439,10 +547,11 @@ def _document() -> dict[str, Any]:
                            "(CRLs, CA certificates, OCSP) speaks DER under /crl, /ca and "
                            "/ocsp (RFC 5280, RFC 6960) and is not described here.",
         },
-        "tags": [{"name": "verification"}, {"name": "revocation"},
+        "tags": [{"name": "verification"}, {"name": "verifiers"}, {"name": "revocation"},
                  {"name": "authentication"}, {"name": "meta"}, {"name": "operations"}],
         "paths": {
             "/api/v1/verify": _verify(),
+            "/api/v1/basic-four/latest": _latest_basic_four(),
             "/api/v1/certificates/{issuer}/{serial}/status": _certificate_status(),
             "/api/v1/auth/challenge": _auth_challenge(),
             "/api/v1/auth/response": _auth_response(),
@@ -452,10 +561,16 @@ def _document() -> dict[str, Any]:
             "/metrics": _metrics(),
         },
         "components": {
-            "schemas": {**_schemas(), **_auth_schemas()},
-            "securitySchemes": {"session": {"type": "http", "scheme": "bearer",
-                                            "description": "The session of "
-                                                           "/api/v1/auth/response."}},
+            "schemas": {**_schemas(), **_auth_schemas(), **_verifier_schemas()},
+            "securitySchemes": {
+                "session": {"type": "http", "scheme": "bearer",
+                            "description": "The session of /api/v1/auth/response."},
+                "verifierKey": {"type": "http", "scheme": "bearer",
+                                "description": "A registered verifier's API key "
+                                               "(`jpki verifier register`)."},
+                "verifierApiKey": {"type": "apiKey", "in": "header", "name": "X-API-Key",
+                                   "description": "The same key in X-API-Key."},
+            },
         },
     }
 

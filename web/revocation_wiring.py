@@ -6,12 +6,14 @@
 - ``CaSigners``: CRLs signed by each generation's key through the key store, and a delegated
   OCSP responder per current generation (its key in the key store under ``<gen>-ocsp``, its
   certificate issued by the CA once and found again in the issued store afterwards);
-- ``JukiFeed``: the national server's revocation-notice feed.
+- ``JukiFeed``: the national server's revocation-notice feed;
+- ``JukiHolderRegister``: for the latest-basic-four service of registered verifiers, the
+  national server's store and the holders' provision log (``jukibridge.provision``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -25,7 +27,7 @@ from ca.authority import CertificateAuthority
 from ca.errors import KeyStoreError
 from ca.keystore import KeyStore
 from ca.tables import IssuedCertificate
-from jukibridge import notices
+from jukibridge import notices, provision
 from pki import profile
 from pki.clock import Clock
 from pki.profile import CertificateProfile, CertKind
@@ -33,6 +35,7 @@ from revocation.crl import CrlPublisher
 from revocation.ocsp import OcspResponder
 from revocation.ports import CertificateRecord, Issuer, Notice, NoticeKind, Responder
 from revocation.service import NoticeConsumer, RevocationService
+from revocation.verifiers import HolderBasicFour, LatestBasicFourService
 
 RESPONDER_DAYS = 365
 
@@ -147,6 +150,35 @@ class JukiFeed:
                     for n in notices.read(session, after_seq, limit)]
 
 
+class JukiHolderRegister:
+    """``HolderRegister`` over the national server's store and the provision log: each answer
+    or refusal is logged where the holder's disclosure (提供状況の開示) reads it."""
+
+    def __init__(self, sessions: sessionmaker[Session], clock: Clock) -> None:
+        self.sessions = sessions
+        self.clock = clock
+
+    def provide(self, verifier: str, resident_codes: Sequence[str]) -> HolderBasicFour | None:
+        with self.sessions() as session, session.begin():
+            found = provision.current_basic_four(session, resident_codes)
+            if found is None:
+                provision.log_verifier_request(
+                    session, self.clock, verifier=verifier, resident_code=resident_codes[0],
+                    outcome=provision.Outcome.NOT_FOUND, reason="no identity info")
+                return None
+            provision.log_verifier_request(
+                session, self.clock, verifier=verifier, resident_code=found.resident_code,
+                outcome=provision.Outcome.PROVIDED, fields=provision.BASIC_FOUR_ITEMS)
+            return HolderBasicFour(name=found.name, birth_date=found.birth_date, sex=found.sex,
+                                   address=found.address)
+
+    def refuse(self, verifier: str, resident_code: str, reason: str) -> None:
+        with self.sessions() as session, session.begin():
+            provision.log_verifier_request(session, self.clock, verifier=verifier,
+                                           resident_code=resident_code,
+                                           outcome=provision.Outcome.REFUSED, reason=reason)
+
+
 @dataclass
 class RevocationSide:
     """The revocation service, its notice consumer, CRL publisher and OCSP responder, wired."""
@@ -156,6 +188,7 @@ class RevocationSide:
     consumer: NoticeConsumer
     crls: CrlPublisher
     ocsp: OcspResponder
+    latest_basic_four: LatestBasicFourService
 
     @classmethod
     def build(cls, ca: CertificateAuthority, keys: KeyStore, sessions: sessionmaker[Session],
@@ -169,7 +202,9 @@ class RevocationSide:
                    service=RevocationService(sessions, clock, directory, listeners),
                    consumer=NoticeConsumer(sessions, clock, JukiFeed(sessions), directory,
                                            listeners=listeners),
-                   crls=crls, ocsp=ocsp)
+                   crls=crls, ocsp=ocsp,
+                   latest_basic_four=LatestBasicFourService(
+                       sessions, clock, directory, JukiHolderRegister(sessions, clock)))
 
     def run_once(self) -> int:
         """One round of the revocation worker: notices in, CRLs and OCSP responses out."""
