@@ -114,6 +114,7 @@ def test_a_consenting_holder_s_current_basic_four_after_a_relocation(
     portal_login(client, jpki, holder)
     page = client.get("/portal/me/provisions").get_data(as_text=True)
     assert "国税庁" in page and "氏名、生年月日、性別、住所" in page
+    assert "署名検証者への最新の基本4情報の提供" in page and "latest-basic-four" not in page
 
 
 def test_refusals_are_problems_and_each_is_disclosed(

@@ -42,6 +42,10 @@ OUTCOME_LABELS = {
     provision.Outcome.NOT_FOUND: "提供しませんでした（該当者なし）",
     provision.Outcome.AMBIGUOUS: "提供しませんでした（複数の方が該当したため）",
 }
+# A registered signature verifier's request for the latest basic four (with the holder's consent).
+LATEST_TASK = "署名検証者への最新の基本4情報の提供"
+LATEST_LOOKUP = "失効した署名用電子証明書による照会"
+LATEST_REFUSED = "提供しませんでした（ご本人の同意がない、または提供の条件を満たさないため）"
 LOOKUP_LABELS = {
     provision.Lookup.RESIDENT_CODE: "住民票コードによる照会",
     provision.Lookup.BASIC_FOUR: "基本4情報（氏名・生年月日・性別・住所）による照会",
@@ -133,10 +137,15 @@ def provisions() -> ResponseReturnValue:
     rows: list[ProvisionRow] = []
     for r in reversed(records):
         purpose = by_id.get((r.agency, r.purpose_id))
+        latest = r.purpose_id == provision.LATEST_BASIC_FOUR
         rows.append(ProvisionRow(
             at=jst(r.at), agency=agencies.get(r.agency, r.agency),
-            task=purpose.task if purpose is not None else r.purpose_id,
-            legal_basis=r.legal_basis or "", lookup=LOOKUP_LABELS[r.lookup],
+            task=(LATEST_TASK if latest else
+                  purpose.task if purpose is not None else r.purpose_id),
+            legal_basis=r.legal_basis or "",
+            lookup=LATEST_LOOKUP if latest else LOOKUP_LABELS[r.lookup],
             given="、".join(ITEM_LABELS.get(item, item) for item in r.fields),
-            outcome=OUTCOME_LABELS[r.outcome], outcome_value=r.outcome.value))
+            outcome=(LATEST_REFUSED if latest and r.outcome is provision.Outcome.REFUSED
+                     else OUTCOME_LABELS[r.outcome]),
+            outcome_value=r.outcome.value))
     return render_template("portal/provisions.html", rows=rows)
