@@ -106,7 +106,7 @@ def worker(services: Services, kind: str, interval: float, batch: int) -> None:
     if kind == REVOCATION:
         side = services.revocation
         while not stopped.is_set():
-            if not side.run_once():
+            if not side.run_once(batch):
                 stopped.wait(interval)
     else:
         threads = workers.TierThreads(services.sessions, services.clock, interval=interval,

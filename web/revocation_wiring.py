@@ -206,9 +206,10 @@ class RevocationSide:
                    latest_basic_four=LatestBasicFourService(
                        sessions, clock, directory, JukiHolderRegister(sessions, clock)))
 
-    def run_once(self) -> int:
-        """One round of the revocation worker: notices in, CRLs and OCSP responses out."""
-        applied = self.consumer.drain()
+    def run_once(self, batch: int = 500) -> int:
+        """One round of the revocation worker: notices in (``batch`` per transaction), CRLs and
+        OCSP responses out."""
+        applied = self.consumer.drain(batch)
         self.crls.publish_due()
         self.ocsp.refresh_due()
         return applied
