@@ -5,7 +5,8 @@ On a scratch database (file key store, SQLite or PostgreSQL): a population, both
 do not matter here). Then, with the tier workers and the revocation worker running as threads,
 as in ``jpki serve``, each holder relocates at the counter in turn; the time is measured from the
 commit until our OCSP responder, asked over its request/response interface, says ``revoked``.
-The reference is the same OCSP request answered for a live certificate (the cost of asking).
+The reference is the cost of asking: the same request for the live certificate, answered the
+first time (signed and stored on the spot) and then from the pre-signed cache.
 
 The scratch instance and the issued holders are shared with the throughput and CRL benchmarks
 (``web.bench_ocsp``, ``web.bench_crl``).

@@ -9,7 +9,9 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TimeE
 from rich.table import Table
 
 from web.bench import bench_population
+from web.bench_crl import CrlBench, bench_crl
 from web.bench_issuance import bench_issuance
+from web.bench_ocsp import BenchFailed, OcspBench, bench_ocsp
 from web.bench_revocation import bench_revocation
 from web.bench_tiers import bench_tiers
 from web.cli import JpkiGroup, console
@@ -90,21 +92,103 @@ def bench_issuance_cmd(certificates: int, enrolments: int) -> None:
 
 
 @bench.command("revocation")
-@click.option("--holders", type=click.IntRange(5, 10_000), default=50, show_default=True)
+@click.option("--latency", "parts", flag_value="latency", multiple=True,
+              help="Commit at the counter → OCSP revoked (all three parts when none is chosen).")
+@click.option("--ocsp", "parts", flag_value="ocsp", multiple=True,
+              help="OCSP answers/s and latency at --connections, against openssl ocsp.")
+@click.option("--crl", "parts", flag_value="crl", multiple=True,
+              help="A CRL of --crl-entries entries, against openssl ca -gencrl.")
+@click.option("--holders", type=click.IntRange(5, 10_000), default=50, show_default=True,
+              help="Latency: holders who relocate one after the other.")
+@click.option("--ocsp-holders", type=click.IntRange(5, 100_000), default=300,
+              show_default=True, help="OCSP: certificates issued through the CA.")
+@click.option("--requests", type=click.IntRange(100, 10_000_000), default=20_000,
+              show_default=True, help="OCSP: requests per run (a random sample of them).")
+@click.option("--connections", type=click.IntRange(1, 1000), default=16, show_default=True)
+@click.option("--rounds", type=click.IntRange(1, 50), default=3, show_default=True,
+              help="OCSP: runs of each server, alternately; the median one is kept.")
+@click.option("--nonce", is_flag=True,
+              help="OCSP: also measure requests that each carry a nonce (signed per request).")
+@click.option("--crl-entries", type=click.IntRange(1, 5_000_000), default=1_000_000,
+              show_default=True)
+@click.option("--openssl", default=None, help="The openssl to compare with (default: PATH).")
 @click.option("--pg-url", default=None, envvar="JPKI_BENCH_PG_URL",
               help="Also run on PostgreSQL (a scratch database is created on this server).")
-def bench_revocation_cmd(holders: int, pg_url: str | None) -> None:
-    """Time from a relocation committed at the counter to OCSP answering revoked."""
-    results = [bench_revocation(holders=holders, pg_url=url)
-               for url in [None] + ([pg_url] if pg_url else [])]
-    table = Table(title=f"jpki bench revocation --holders {holders}")
+def bench_revocation_cmd(parts: tuple[str, ...], holders: int, ocsp_holders: int,
+                         requests: int, connections: int, rounds: int, nonce: bool,
+                         crl_entries: int, openssl: str | None, pg_url: str | None) -> None:
+    """Revocation against the reference tools: commit → OCSP revoked, OCSP throughput (vs
+    openssl ocsp), CRL generation (vs openssl ca -gencrl)."""
+    chosen = set(parts) or {"latency", "ocsp", "crl"}
+    urls = [None] + ([pg_url] if pg_url else [])
+    try:
+        if "latency" in chosen:
+            _latency_table(holders, urls)
+        if "ocsp" in chosen:
+            with console.status("OCSP") as status:
+                results = [r for url in urls for r in bench_ocsp(
+                    holders=ocsp_holders, requests=requests, connections=connections,
+                    rounds=rounds, nonce=(False, True) if nonce else (False,), pg_url=url,
+                    openssl=openssl, progress=status.update)]
+            console.print(_ocsp_table(results, requests))
+        if "crl" in chosen:
+            with console.status("CRL") as status:
+                crls = [bench_crl(entries=crl_entries, pg_url=url, openssl=openssl,
+                                  progress=status.update) for url in urls]
+            console.print(_crl_table(crls))
+    except BenchFailed as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+def _latency_table(holders: int, urls: list[str | None]) -> None:
+    results = [bench_revocation(holders=holders, pg_url=url) for url in urls]
+    table = Table(title=f"jpki bench revocation --latency --holders {holders}")
     for column in ("backend", "commit → OCSP revoked p50 ms", "p99 ms", "max ms",
-                   "one OCSP answer p50 ms"):
+                   "first answer p50 ms", "cached answer p50 ms"):
         table.add_column(column)
     for r in results:
         table.add_row(r.backend, f"{r.p50_ms:.0f}", f"{r.p99_ms:.0f}", f"{r.max_ms:.0f}",
-                      f"{r.ask_p50_ms:.2f}")
+                      f"{r.first_p50_ms:.2f}", f"{r.ask_p50_ms:.3f}")
     console.print(table)
+
+
+def _ocsp_table(results: list[OcspBench], requests: int) -> Table:
+    first = results[0]
+    table = Table(title=f"jpki bench revocation --ocsp: {first.certificates} certificates "
+                        f"({first.revoked} revoked), {requests:,} requests, "
+                        f"{first.connections} connections, median of {first.rounds} rounds")
+    for column in ("backend", "nonce", "server", "answers/s", "× openssl", "p50 ms", "p99 ms",
+                   "max ms", "server CPU µs/answer", "client CPU µs/answer", "connections",
+                   "errors"):
+        table.add_column(column)
+    for r in results:
+        for figures in (r.ours, r.reference, r.floor):
+            table.add_row(r.backend, "yes" if r.nonce else "no", figures.server,
+                          f"{figures.per_second:,.0f}",
+                          f"{figures.per_second / r.reference.per_second:.2f}",
+                          f"{figures.p50_ms:.2f}", f"{figures.p99_ms:.2f}",
+                          f"{figures.max_ms:.1f}", f"{figures.server_cpu_us:.0f}",
+                          f"{figures.client_cpu_us:.0f}", f"{figures.connections:,}",
+                          str(figures.errors))
+    return table
+
+
+def _crl_table(results: list[CrlBench]) -> Table:
+    table = Table(title=f"jpki bench revocation --crl: {results[0].entries:,} revoked entries")
+    for column in ("backend", "tool", "CRL generation s", "process s",
+                   "openssl / ours (generation)", "openssl / ours (process)", "peak RSS MiB",
+                   "CRL MiB", "same entries"):
+        table.add_column(column)
+    for r in results:
+        table.add_row(r.backend, r.ours.tool, f"{r.issue_seconds:.2f}", f"{r.ours.seconds:.2f}",
+                      f"{r.ratio:.2f}", f"{r.process_ratio:.2f}",
+                      f"{r.ours.peak_rss_mib:,.0f}", f"{r.ours.crl_bytes / 2**20:.1f}",
+                      "yes" if r.same_entries else "NO")
+        table.add_row(r.backend, r.reference.tool, f"{r.reference.seconds:.2f}",
+                      f"{r.reference.seconds:.2f}", "1.00", "1.00",
+                      f"{r.reference.peak_rss_mib:,.0f}",
+                      f"{r.reference.crl_bytes / 2**20:.1f}", "")
+    return table
 
 
 def _advance(progress: Progress, task: TaskID, done: int) -> None:
@@ -113,3 +197,34 @@ def _advance(progress: Progress, task: TaskID, done: int) -> None:
 
 def attach(main: click.Group) -> None:
     main.add_command(bench)
+
+
+@bench.command("verify")
+@click.option("--size", type=click.IntRange(1024, 10 * 1024 * 1024), default=100 * 1024,
+              show_default=True, help="Bytes of the signed submission (about).")
+@click.option("--rounds", type=click.IntRange(1, 1000), default=5, show_default=True,
+              help="Alternating rounds of each measured operation.")
+@click.option("--seconds", type=click.FloatRange(0.1, 60), default=2.0, show_default=True,
+              help="Length of each operation's turn in a round.")
+@click.option("--http/--no-http", "over_http", default=True, show_default=True,
+              help="Also over a loopback HTTP connection to the server `jpki serve` runs.")
+def bench_verify_cmd(size: int, rounds: int, seconds: float, over_http: bool) -> None:
+    """Verifications per second of a signed submission: the endpoint against signxml alone."""
+    from web.bench_verify import BenchFailed, bench_verify  # heavy: the whole web application
+
+    with console.status("enrolling a card, signing, verifying …"):
+        try:
+            r = bench_verify(size=size, rounds=rounds, seconds=seconds, over_http=over_http)
+        except BenchFailed as exc:
+            raise click.ClickException(str(exc)) from None
+    table = Table(title=f"jpki bench verify --size {size} --rounds {rounds} "
+                        f"--seconds {seconds:g}  ({r.document_bytes / 1024:.1f} KB signed)")
+    for column in ("verification", "per second", "× bare", "per CPU second", "× bare (CPU)"):
+        table.add_column(column)
+    rows = [("signxml bare check", r.bare), ("endpoint (Flask test client)", r.endpoint)]
+    if r.http is not None:
+        rows.append(("endpoint over HTTP (loopback)", r.http))
+    for name, rate in rows:
+        table.add_row(name, f"{rate.per_second:,.1f}", f"{r.ratio(rate):.2f}",
+                      f"{rate.per_cpu_second:,.1f}", f"{r.cpu_ratio(rate):.2f}")
+    console.print(table)

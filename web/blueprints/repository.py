@@ -4,18 +4,28 @@ These are the URLs the certificates name (CRL distribution point, authorityInfoA
 are fetched by relying parties' software, so they answer DER with the registered media types
 (RFC 5280 §4.2.1.13 / §4.2.2.1, RFC 2585 §4) and, for OCSP, OCSP responses even for a bad
 request (RFC 6960 §2.3 ``malformedRequest``) rather than an HTTP error.
+
+OCSP is the one hot path: relying parties ask it for every certificate they check. A plain
+``POST /ocsp`` (the OCSP media type, a Content-Length within bounds) is answered by
+``OcspFastPath`` in front of Flask: the same responder call, the same response and the same
+metrics, without the request context, session and routing that cost most of an answer.
+Anything else (other media types, a missing length, an error) goes through Flask as before.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+import io
+from collections.abc import Iterable
 from datetime import datetime
+from typing import TYPE_CHECKING
 from urllib.parse import unquote
 
 from cryptography.hazmat.primitives.serialization import Encoding
 from cryptography.x509 import ocsp
-from flask import Blueprint, Response, request
+from flask import Blueprint, Flask, Response, request
+from flask.blueprints import BlueprintSetupState
 from sqlalchemy import select
 
 from ca.tables import IssuedCertificate
@@ -23,9 +33,14 @@ from pki.profile import CertKind
 from revocation.crl import FULL, PublishedCrl
 from revocation.errors import UnknownIssuer
 from revocation.ocsp import MAX_REQUEST, error_response
-from web.app import services
+from web.app import EXTENSION, services
 from web.errors import problem
-from web.metrics import metrics, ocsp_status
+from web.metrics import EXTENSION as METRICS
+from web.metrics import Metrics, metrics, ocsp_status
+from web.services import Services
+
+if TYPE_CHECKING:
+    from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
 
 blueprint = Blueprint("repository", __name__)
 
@@ -113,3 +128,55 @@ def ocsp_get(encoded: str) -> Response:
 def _ocsp(der: bytes) -> Response:
     metrics().count_ocsp(ocsp_status(der))  # jpki_ocsp_responses_total{status=...}
     return Response(der, mimetype=OCSP_RESPONSE)
+
+
+# -- the OCSP hot path ----------------------------------------------------------------------------
+
+OCSP_PATHS = ("/ocsp", "/ocsp/")  # the routes of ``ocsp_post``
+OCSP_ENDPOINT = "repository.ocsp_post"  # its endpoint name, as the request counter labels it
+
+
+class OcspFastPath:
+    """WSGI middleware: a well-formed ``POST /ocsp`` goes straight to the responder.
+
+    It answers exactly what ``ocsp_post`` would (the responder's DER as
+    ``application/ocsp-response``) and counts the request and the OCSP status as the app's
+    after-request hook and ``_ocsp`` do. Every other request, and any failure, is handed to
+    the Flask application unchanged (the body is put back), so errors are still turned into
+    problem documents by ``web.errors``.
+    """
+
+    def __init__(self, app: Flask, wsgi_app: WSGIApplication) -> None:
+        self._app = app
+        self._next = wsgi_app
+
+    def __call__(self, environ: WSGIEnvironment, start_response: StartResponse
+                 ) -> Iterable[bytes]:
+        length = environ.get("CONTENT_LENGTH") or ""
+        if (environ.get("REQUEST_METHOD") != "POST" or environ.get("PATH_INFO") not in OCSP_PATHS
+                or environ.get("CONTENT_TYPE") != OCSP_REQUEST or not length.isdigit()
+                or not 0 < int(length) <= MAX_REQUEST):
+            return self._next(environ, start_response)
+        body = environ["wsgi.input"].read(int(length))
+        try:
+            built = self._app.extensions[EXTENSION]
+            assert isinstance(built, Services)
+            der = built.revocation.ocsp.respond(body)
+        except Exception:  # Flask asks again, and web.errors answers a failure
+            environ["wsgi.input"] = io.BytesIO(body)
+            return self._next(environ, start_response)
+        counters = self._app.extensions.get(METRICS)
+        if not isinstance(counters, Metrics):
+            counters = self._app.extensions.setdefault(METRICS, Metrics())
+        counters.count_ocsp(ocsp_status(der))
+        counters.count_request("POST", OCSP_ENDPOINT, 200)
+        start_response("200 OK", [("Content-Type", OCSP_RESPONSE),
+                                  ("Content-Length", str(len(der)))])
+        return [der]
+
+
+@blueprint.record_once
+def _install_fast_path(state: BlueprintSetupState) -> None:
+    app = state.app
+    assert isinstance(app, Flask)
+    app.wsgi_app = OcspFastPath(app, app.wsgi_app)  # type: ignore[method-assign]
