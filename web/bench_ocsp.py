@@ -1,7 +1,7 @@
 """``jpki bench revocation --ocsp``: OCSP throughput and latency against ``openssl ocsp``.
 
 Both responders answer the same certificates in the same run. Ours is what ``jpki serve`` runs
-(waitress, ``web.cli_serve.start``) on a scratch instance whose signing CA issued ``holders``
+(waitress, ``web.server.start``) on a scratch instance whose signing CA issued ``holders``
 certificates through ``CertificateAuthority`` (lint, store, sign), a share of them revoked
 through the revocation service, the rest pre-signed (``OcspResponder.presign_issuer``). The
 reference is ``openssl ocsp -index``, single-threaded, with the same responder certificate and
@@ -222,8 +222,7 @@ def write_index(folder: Path, lines: Iterable[str]) -> Path:
 
 def _ours(services: Services, folder: Path, connections: int, population: _Population
           ) -> LoadFigures:
-    import web.cli  # noqa: F401  (web.cli_serve is imported through the command line)
-    from web.cli_serve import start
+    from web.server import start
 
     running = start(services, "127.0.0.1", 0, workers=False)
     return _in_process(OURS, running.server, running.serve_forever, running.stop, folder,
@@ -232,7 +231,7 @@ def _ours(services: Services, folder: Path, connections: int, population: _Popul
 
 def _floor(answer: bytes, folder: Path, connections: int) -> LoadFigures:
     """Waitress as ``jpki serve`` configures it, answering one constant response."""
-    from web.cli_serve import THREADS
+    from web.server import THREADS
 
     def app(environ: WSGIEnvironment, start_response: StartResponse) -> list[bytes]:
         environ["wsgi.input"].read()

@@ -248,9 +248,7 @@ def endpoint_check(app: Flask, signed: SignedSubmission) -> Callable[[], None]:
 @contextmanager
 def http_check(services: Services, signed: SignedSubmission) -> Iterator[Callable[[], None]]:
     """The same request over a loopback connection to ``jpki serve``'s server (no workers)."""
-    # web.cli_serve and the command line import each other: the command line goes first
-    from web import cli  # noqa: F401
-    from web.cli_serve import start
+    from web.server import start
 
     running = start(services, "127.0.0.1", 0, workers=False)
     thread = threading.Thread(target=running.serve_forever, name="bench-serve", daemon=True)

@@ -8,12 +8,17 @@ the web service with its workers, printing the URLs and the demo logins.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import click
 
 from web import demo
 from web.cli import console, with_services
-from web.cli_serve import Running, serve_until_stopped
+from web.server import serve_until_stopped
 from web.services import Services
+
+if TYPE_CHECKING:  # web.cli_serve imports web.cli, which attaches this module: import late
+    from web.server import Running
 
 
 def _say(line: str) -> None:

@@ -23,8 +23,8 @@ from playwright.sync_api import Browser, Page, Playwright, sync_playwright
 from pki.clock import FrozenClock
 from tests.conftest import PASSWORD
 from tests.storage.conftest import card_instance, hiratsuka, jpki  # noqa: F401  (fixtures)
-from web.cli_serve import Running, start
 from web.config import load_settings
+from web.server import Running, start
 from web.services import Services
 
 CHROMIUM = "/usr/bin/chromium"

@@ -28,8 +28,8 @@ from pki.clock import FrozenClock
 from tests.storage.conftest import Jpki, enrol_card
 from tests.storage.helpers import arrive
 from web.app import create_app
-from web.cli_serve import start
 from web.config import load_settings
+from web.server import start
 from web.services import Services
 
 PROBLEM_KEYS = {"type", "title", "status", "detail"}

@@ -23,8 +23,8 @@ from jukibridge.register import Register
 from pki.clock import FrozenClock
 from tests.storage.conftest import Jpki, enrol_card
 from tests.storage.helpers import arrive
-from web.cli_serve import Running, start
 from web.config import load_settings
+from web.server import Running, start
 from web.services import Services
 
 WAIT = 20.0  # seconds the workers get to carry a change to the responder

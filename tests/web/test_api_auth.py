@@ -15,7 +15,7 @@ from jukibridge.register import Register
 from pki.clock import FrozenClock
 from tests.storage.conftest import Jpki
 from tests.web.portal_helpers import Holder, enrolled, login_code, signed_challenge
-from web.cli_serve import Running, start
+from web.server import Running, start
 from web.services import Services
 
 

@@ -28,8 +28,8 @@ from tests.web.portal_helpers import (
     signed_challenge,
     upload,
 )
-from web.cli_serve import Running, start
 from web.portal_login import ALPHABET, CODE_LENGTH
+from web.server import Running, start
 from web.services import Services
 
 
