@@ -38,6 +38,7 @@ import functools
 import hashlib
 import json
 import threading
+import time
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -216,6 +217,9 @@ class _Signer:
     key: rsa.RSAPrivateKey
 
 
+GENERATION_RECHECK = 60.0  # seconds between reads of the signing CA's current generation
+
+
 class Receipts:
     """Signs receipts with the service key of the signing CA's current generation."""
 
@@ -225,6 +229,7 @@ class Receipts:
         self._clock = clock
         self._lock = threading.Lock()
         self._signer: _Signer | None = None
+        self._checked = -GENERATION_RECHECK  # monotonic time of the last generation check
 
     def issue(self, submission: Submission, report: Report, report_json: bytes) -> bytes:
         """The signed receipt (CMS DER) of one verified submission; ``report_json`` is the
@@ -241,8 +246,15 @@ class Receipts:
         return self._current().certificate
 
     def _current(self) -> _Signer:
+        with self._lock:
+            cached = self._signer
+            if (cached is not None and time.monotonic() - self._checked < GENERATION_RECHECK
+                    and cached.certificate.not_valid_after_utc > self._clock.now()
+                    + RENEW_BEFORE):
+                return cached  # a rollover is noticed within GENERATION_RECHECK seconds
         generation = self._ca.current(CertKind.SIGNING)
         with self._lock:
+            self._checked = time.monotonic()
             cached = self._signer
             if (cached is not None and cached.issuer_key_id == generation.key_id
                     and cached.certificate.not_valid_after_utc > self._clock.now()
