@@ -3,7 +3,8 @@
 One blueprint, one module per screen group: ``session`` (login, logout, idle timeout, roles),
 ``residents`` (search, record, household, history), ``changes`` (drafts and commits of every
 change kind), ``copies`` (wide-area copies), ``cards`` (enrolment, card loss, PIN reset,
-revocation on request) and ``dashboard`` (supervisors' operations view).
+revocation on request), ``consents`` (consent to the latest basic four service) and
+``dashboard`` (supervisors' operations view).
 """
 
 from __future__ import annotations
@@ -16,10 +17,12 @@ blueprint = Blueprint("counter", __name__, url_prefix="/counter")
 from web.blueprints.counter import (  # noqa: E402
     cards,
     changes,
+    consents,
     copies,
     dashboard,
     residents,
     session,
 )
 
-__all__ = ["blueprint", "cards", "changes", "copies", "dashboard", "residents", "session"]
+__all__ = ["blueprint", "cards", "changes", "consents", "copies", "dashboard", "residents",
+           "session"]
