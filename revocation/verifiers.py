@@ -90,6 +90,8 @@ class Event(Enum):
 
     REGISTERED = "registered"
     SUSPENDED = "suspended"
+    REINSTATED = "reinstated"
+    KEY_ROTATED = "key_rotated"  # a new key replaced the old one, which grants nothing now
     KEY_REFUSED = "key_refused"  # a known key id with a wrong secret
     REPORT = "report"  # a verification report asked for with the key
     LATEST_BASIC_FOUR = "latest_basic_four"
@@ -254,6 +256,47 @@ def suspend(sessions: sessionmaker[Session], clock: Clock, verifier_id: int, *,
         _write_log(session, now, row.verifier_id, Event.SUSPENDED, LogOutcome.DONE,
                    operator=operator)
         return Suspension(Verifier.from_row(row), changed=True)
+
+
+def reinstate(sessions: sessionmaker[Session], clock: Clock, verifier_id: int, *,
+              operator: str) -> Suspension:
+    """Lift a suspension: the verifier's key grants again (nothing new if it was active).
+    A verifier suspended because its key leaked should get a new key instead (``rotate_key``),
+    which also reinstates it."""
+    operator = _operator(operator)
+    now = clock.now()
+    with sessions() as session, session.begin():
+        row = _row(session, verifier_id)
+        if row.state == VerifierState.ACTIVE.value:
+            return Suspension(Verifier.from_row(row), changed=False)
+        row.state, row.suspended_at, row.suspended_by = VerifierState.ACTIVE.value, None, None
+        _write_log(session, now, row.verifier_id, Event.REINSTATED, LogOutcome.DONE,
+                   operator=operator)
+        return Suspension(Verifier.from_row(row), changed=True)
+
+
+def rotate_key(sessions: sessionmaker[Session], clock: Clock, verifier_id: int, *,
+               operator: str) -> Registration:
+    """Give a verifier a new API key (shown once); the old one grants nothing from now on. A
+    suspended verifier is reinstated with its new key."""
+    operator = _operator(operator)
+    key_id, api_key = _new_key()
+    now = clock.now()
+    with sessions() as session, session.begin():
+        row = _row(session, verifier_id)
+        row.key_id, row.key_hash = key_id, _digest(api_key)
+        reinstated = row.state != VerifierState.ACTIVE.value
+        row.state, row.suspended_at, row.suspended_by = VerifierState.ACTIVE.value, None, None
+        _write_log(session, now, row.verifier_id, Event.KEY_ROTATED, LogOutcome.DONE,
+                   operator=operator, detail="and reinstated" if reinstated else None)
+        return Registration(Verifier.from_row(row), api_key)
+
+
+def _row(session: Session, verifier_id: int) -> VerifierRow:
+    row = session.get(VerifierRow, verifier_id, with_for_update=True)
+    if row is None:
+        raise InvalidRequest(f"no verifier {verifier_id} is registered", field="verifier")
+    return row
 
 
 def verifiers(sessions: sessionmaker[Session]) -> list[Verifier]:

@@ -40,7 +40,8 @@ def _supervisor(services: Services, operator: str | None) -> str:
     with services.sessions() as session:
         row = session.get(Operator, login)
         if row is None or row.role != Role.SUPERVISOR.value:
-            raise click.ClickException("only a supervisor registers or suspends verifiers")
+            raise click.ClickException("only a supervisor registers, suspends, reinstates or "
+                                       "re-keys verifiers")
     return login
 
 
@@ -99,6 +100,34 @@ def suspend(services: Services, verifier_id: int, operator: str | None) -> None:
         console.print(f"verifier {verifier_id} ({name}) suspended")
     else:
         console.print(f"verifier {verifier_id} ({name}) was suspended already; nothing changed")
+
+
+@verifier_group.command("reinstate")
+@click.argument("verifier_id", type=int)
+@operator_option
+@with_services
+def reinstate(services: Services, verifier_id: int, operator: str | None) -> None:
+    """Lift the suspension of VERIFIER_ID (for a leaked key, use rotate-key instead)."""
+    login = _supervisor(services, operator)
+    done = verifiers.reinstate(services.sessions, services.clock, verifier_id, operator=login)
+    name = escape(done.verifier.name)
+    if done.changed:
+        console.print(f"verifier {verifier_id} ({name}) reinstated")
+    else:
+        console.print(f"verifier {verifier_id} ({name}) was active already; nothing changed")
+
+
+@verifier_group.command("rotate-key")
+@click.argument("verifier_id", type=int)
+@operator_option
+@with_services
+def rotate_key(services: Services, verifier_id: int, operator: str | None) -> None:
+    """Give VERIFIER_ID a new API key (printed once); the old key grants nothing from now on."""
+    login = _supervisor(services, operator)
+    made = verifiers.rotate_key(services.sessions, services.clock, verifier_id, operator=login)
+    console.print(f"verifier {verifier_id} ({escape(made.verifier.name)}): new API key (shown "
+                  "only this once; the old key no longer works):", highlight=False)
+    click.echo(made.api_key)
 
 
 @verifier_group.command("log")

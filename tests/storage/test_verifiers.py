@@ -102,6 +102,34 @@ def test_a_suspended_verifier_is_still_known_but_grants_nothing(
     assert not VerifierKind.PRIVATE.entitled
 
 
+def test_reinstating_and_rotating_a_key(sessions: sessionmaker[Session],
+                                        clock: FrozenClock) -> None:
+    made = verifiers.register(sessions, clock, name="埼玉県", kind=VerifierKind.LOCAL,
+                              operator="chief")
+    ident = made.verifier.verifier_id
+    verifiers.suspend(sessions, clock, ident, operator="chief")
+    done = verifiers.reinstate(sessions, clock, ident, operator="chief2")
+    assert done.changed and done.verifier.state is VerifierState.ACTIVE
+    assert done.verifier.suspended_at is None
+    assert not verifiers.reinstate(sessions, clock, ident, operator="chief").changed
+    assert verifiers.authenticate(sessions, clock, made.api_key).may_see_basic_four
+
+    verifiers.suspend(sessions, clock, ident, operator="chief")  # the key leaked
+    rotated = verifiers.rotate_key(sessions, clock, ident, operator="chief")
+    assert KEY.match(rotated.api_key) and rotated.api_key != made.api_key
+    assert rotated.verifier.state is VerifierState.ACTIVE  # reinstated with its new key
+    with pytest.raises(VerifierUnauthorized):
+        verifiers.authenticate(sessions, clock, made.api_key)
+    assert verifiers.authenticate(sessions, clock, rotated.api_key).verifier_id == ident
+    with sessions() as session:
+        row = session.get(VerifierRow, ident)
+        assert row is not None and rotated.api_key not in (row.key_hash, row.key_id)
+    with pytest.raises(InvalidRequest):
+        verifiers.rotate_key(sessions, clock, 999, operator="chief")
+    assert [e.event for e in verifiers.log_entries(sessions, ident)] == [
+        Event.REGISTERED, Event.SUSPENDED, Event.REINSTATED, Event.SUSPENDED, Event.KEY_ROTATED]
+
+
 def test_jpki_verifier_register_list_suspend_and_log(jpki: Jpki) -> None:
     refused = jpki("verifier", "register", "国税庁", "--kind", "national", "--operator", "clerk",
                    ok=False)
@@ -122,9 +150,16 @@ def test_jpki_verifier_register_list_suspend_and_log(jpki: Jpki) -> None:
     duplicate = jpki("verifier", "register", "国税庁", "--kind", "local", "--operator", "chief",
                      ok=False)
     assert duplicate.exit_code == 1 and "already" in duplicate.output
+    assert "reinstated" in jpki("verifier", "reinstate", "1", "--operator", "chief").output
+    rotated = jpki("verifier", "rotate-key", "1", "--operator", "chief").output
+    (new_key,) = KEY.findall(rotated)
+    assert new_key != key and "no longer works" in rotated
+    refused = jpki("verifier", "rotate-key", "1", "--operator", "clerk", ok=False)
+    assert refused.exit_code == 1 and "supervisor" in refused.output
     log = jpki("verifier", "log", "1").output
     assert "registered" in log and "suspended" in log and "chief" in log
-    assert key not in log
+    assert "reinstated" in log and "key_rotated" in log
+    assert key not in log and new_key not in log
 
 
 def test_the_provision_log_side_follows_a_resident_code_change(
