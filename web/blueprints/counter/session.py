@@ -10,11 +10,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
 from functools import wraps
 from typing import Any, TypeVar, cast
 
-from flask import current_app, flash, g, redirect, render_template, request, session, url_for
+from flask import flash, g, redirect, render_template, request, session, url_for
 from flask.typing import ResponseReturnValue
 from flask_wtf import FlaskForm
 from wtforms import PasswordField, StringField
@@ -26,6 +25,7 @@ from jukibridge.records import Role
 from jukibridge.tables import Operator
 from web.app import services
 from web.blueprints.counter import blueprint
+from web.blueprints.idle import idle_too_long
 
 F = TypeVar("F", bound=Callable[..., ResponseReturnValue])
 
@@ -74,7 +74,7 @@ def operator_required(*roles: Role) -> Callable[[F], F]:
             if not isinstance(login, str):
                 return redirect(url_for("counter.login", next=request.full_path.rstrip("?")))
             now = services().clock.now()
-            if _idle_too_long(session.get(SEEN_KEY), now):
+            if idle_too_long(session.get(SEEN_KEY), now):
                 session.clear()
                 flash("一定時間操作がなかったため、ログアウトしました。"
                       "もう一度ログインしてください。", "error")
@@ -93,17 +93,6 @@ def operator_required(*roles: Role) -> Callable[[F], F]:
         return cast(F, guarded)
 
     return decorate
-
-
-def _idle_too_long(seen: object, now: datetime) -> bool:
-    if not isinstance(seen, str):
-        return True
-    try:
-        last = datetime.fromisoformat(seen)
-    except ValueError:
-        return True
-    minutes = int(current_app.config["SESSION_IDLE_MINUTES"])
-    return now - last > timedelta(minutes=minutes) or last > now + timedelta(minutes=1)
 
 
 def _load(login: str) -> CounterOperator | None:

@@ -12,16 +12,16 @@ from __future__ import annotations
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
 from functools import wraps
 from typing import Any, TypeVar, cast
 
-from flask import current_app, flash, g, redirect, session, url_for
+from flask import flash, g, redirect, session, url_for
 from flask.typing import ResponseReturnValue
 
 from jukibridge.errors import PermissionDenied
 from revocation.service import CertStatus
 from web.app import services
+from web.blueprints.idle import idle_too_long
 from web.blueprints.portal import blueprint
 from web.portal_login import LoggedIn, audit_portal
 
@@ -108,7 +108,7 @@ def resident_required(view: F) -> F:
             return redirect(url_for("portal.login"))
         built = services()
         now = built.clock.now()
-        if _idle_too_long(session.get(SEEN_KEY), now):
+        if idle_too_long(session.get(SEEN_KEY), now):
             log_out("idle")
             flash("一定時間操作がなかったため、ログアウトしました。"
                   "もう一度ログインしてください。", "error")
@@ -125,17 +125,6 @@ def resident_required(view: F) -> F:
         return view(*args, **kwargs)
 
     return cast(F, guarded)
-
-
-def _idle_too_long(seen: object, now: datetime) -> bool:
-    if not isinstance(seen, str):
-        return True
-    try:
-        last = datetime.fromisoformat(seen)
-    except ValueError:
-        return True
-    minutes = int(current_app.config["SESSION_IDLE_MINUTES"])
-    return now - last > timedelta(minutes=minutes) or last > now + timedelta(minutes=1)
 
 
 def logged_in() -> bool:
