@@ -94,12 +94,8 @@ def list_verifiers(services: Services) -> None:
 def suspend(services: Services, verifier_id: int, operator: str | None) -> None:
     """Suspend verifier VERIFIER_ID: its key no longer grants anything."""
     login = _supervisor(services, operator)
-    done = verifiers.suspend(services.sessions, services.clock, verifier_id, operator=login)
-    name = escape(done.verifier.name)
-    if done.changed:
-        console.print(f"verifier {verifier_id} ({name}) suspended")
-    else:
-        console.print(f"verifier {verifier_id} ({name}) was suspended already; nothing changed")
+    _say(verifiers.suspend(services.sessions, services.clock, verifier_id, operator=login),
+         "suspended", "was suspended already")
 
 
 @verifier_group.command("reinstate")
@@ -109,12 +105,14 @@ def suspend(services: Services, verifier_id: int, operator: str | None) -> None:
 def reinstate(services: Services, verifier_id: int, operator: str | None) -> None:
     """Lift the suspension of VERIFIER_ID (for a leaked key, use rotate-key instead)."""
     login = _supervisor(services, operator)
-    done = verifiers.reinstate(services.sessions, services.clock, verifier_id, operator=login)
-    name = escape(done.verifier.name)
-    if done.changed:
-        console.print(f"verifier {verifier_id} ({name}) reinstated")
-    else:
-        console.print(f"verifier {verifier_id} ({name}) was active already; nothing changed")
+    _say(verifiers.reinstate(services.sessions, services.clock, verifier_id, operator=login),
+         "reinstated", "was active already")
+
+
+def _say(done: verifiers.Suspension, changed: str, unchanged: str) -> None:
+    named = f"verifier {done.verifier.verifier_id} ({escape(done.verifier.name)})"
+    console.print(f"{named} {changed}" if done.changed
+                  else f"{named} {unchanged}; nothing changed")
 
 
 @verifier_group.command("rotate-key")
