@@ -9,7 +9,6 @@ screenshot of every page it checks to ``test-artifacts/browser/``.
 
 from __future__ import annotations
 
-import os
 import re
 import subprocess
 import threading
@@ -22,6 +21,7 @@ from playwright.sync_api import Browser, Page, Playwright, sync_playwright
 
 from pki.clock import FrozenClock
 from tests.conftest import PASSWORD
+from tests.debian import install
 from tests.storage.conftest import card_instance, hiratsuka, jpki  # noqa: F401  (fixtures)
 from web.config import load_settings
 from web.server import Running, start
@@ -41,24 +41,9 @@ def _missing() -> list[str]:
     return [name for name in PACKAGES if not have[name]]
 
 
-def _install() -> None:
-    """apt-get install what is missing; fail (never skip) when it cannot be installed."""
-    missing = _missing()
-    if not missing:
-        return
-    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    install = ["apt-get", "install", "-y", "--no-install-recommends", *missing]
-    done = subprocess.run(install, env=env, capture_output=True, text=True)
-    if done.returncode != 0:  # a stale package list: update once and try again
-        subprocess.run(["apt-get", "update", "-q"], env=env, capture_output=True)
-        done = subprocess.run(install, env=env, capture_output=True, text=True)
-    if done.returncode != 0 or _missing():
-        pytest.fail(f"cannot install {missing}: {done.stderr[-2000:]}")
-
-
 @pytest.fixture(scope="package")  # Playwright runs an event loop: stop it after these tests
 def playwright() -> Iterator[Playwright]:
-    _install()
+    install(*_missing(), present=lambda: not _missing())
     with sync_playwright() as driver:
         yield driver
 

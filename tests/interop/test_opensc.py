@@ -53,6 +53,7 @@ from pki.profile import (
     sign,
     signing_certificate,
 )
+from tests.debian import install
 from tests.storage.conftest import (  # noqa: F401  (card_instance and jpki are fixtures)
     Jpki,
     card_instance,
@@ -106,21 +107,6 @@ def _pkcs11_module_or_none() -> str | None:
     return found[0] if found else None
 
 
-def _install_packages() -> None:
-    """apt-get install what is missing; fail (never skip) when it cannot be installed."""
-    missing = _missing_packages()
-    if not missing:
-        return
-    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    install = ["apt-get", "install", "-y", "--no-install-recommends", *missing]
-    done = subprocess.run(install, env=env, capture_output=True, text=True)
-    if done.returncode != 0:  # a stale package list: update once and try again
-        subprocess.run(["apt-get", "update", "-q"], env=env, capture_output=True)
-        done = subprocess.run(install, env=env, capture_output=True, text=True)
-    if done.returncode != 0 or _missing_packages():
-        pytest.fail(f"cannot install {missing}: {done.stderr[-2000:]}")
-
-
 def _wait(condition: str, check: Callable[[], bool], timeout: float = WAIT_SECONDS) -> None:
     """Poll ``check()`` until it is true (a readiness wait, not a sleep for timing)."""
     deadline = time.monotonic() + timeout
@@ -157,7 +143,7 @@ class Stack:
 
 @pytest.fixture(scope="session")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    _install_packages()
+    install(*_missing_packages(), present=lambda: not _missing_packages())
     module = _pkcs11_module_or_none()
     assert module is not None
     folder = tmp_path_factory.mktemp("pcsc")

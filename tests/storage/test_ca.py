@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -24,6 +23,7 @@ from pki import basic_four, profile
 from pki.clock import FrozenClock
 from pki.eras import PartialDate
 from pki.profile import CertificateProfile, CertKind
+from tests.debian import tool
 
 BASE = "http://127.0.0.1:8000"
 
@@ -159,13 +159,8 @@ def test_the_serial_is_stored_before_the_real_signature(
 
 @pytest.fixture(scope="module")
 def openssl() -> str:
-    found = shutil.which("openssl")
-    if found is None:
-        subprocess.run(["apt-get", "install", "-y", "openssl"], check=True,
-                       capture_output=True)
-        found = shutil.which("openssl")
-    assert found is not None
-    return found
+    """The openssl binary (installed with apt-get when missing)."""
+    return tool("openssl")
 
 
 def test_rollover_links_validate_both_ways(

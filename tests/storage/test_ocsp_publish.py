@@ -11,7 +11,6 @@ from __future__ import annotations
 import base64
 import functools
 import json
-import shutil
 import subprocess
 import threading
 import urllib.error
@@ -32,6 +31,7 @@ from jukibridge.register import Register
 from pki.clock import FrozenClock
 from pki.profile import CertKind
 from revocation.ocsp_publish import DIRECTORY_INDEX, OCSP_FOLDER, file_path, get_path
+from tests.debian import tool
 from tests.storage.conftest import Jpki, enrol_card
 from tests.storage.helpers import arrive
 from web.config import load_settings
@@ -40,13 +40,8 @@ from web.services import Services
 
 @pytest.fixture(scope="module")
 def openssl() -> str:
-    found = shutil.which("openssl")
-    if found is None:
-        subprocess.run(["apt-get", "install", "-y", "openssl"], check=True,
-                       capture_output=True)
-        found = shutil.which("openssl")
-    assert found is not None
-    return found
+    """The openssl binary (installed with apt-get when missing)."""
+    return tool("openssl")
 
 
 class _Quiet(SimpleHTTPRequestHandler):

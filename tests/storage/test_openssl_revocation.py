@@ -6,7 +6,6 @@ threads); a relocation committed at the counter turns `good` into `revoked` for 
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 import threading
 import time
@@ -21,6 +20,7 @@ from cryptography.hazmat.primitives.serialization import Encoding
 from jukibridge.change_requests import Relocation
 from jukibridge.register import Register
 from pki.clock import FrozenClock
+from tests.debian import tool
 from tests.storage.conftest import Jpki, enrol_card
 from tests.storage.helpers import arrive
 from web.config import load_settings
@@ -32,13 +32,8 @@ WAIT = 20.0  # seconds the workers get to carry a change to the responder
 
 @pytest.fixture(scope="module")
 def openssl() -> str:
-    found = shutil.which("openssl")
-    if found is None:
-        subprocess.run(["apt-get", "install", "-y", "openssl"], check=True,
-                       capture_output=True)
-        found = shutil.which("openssl")
-    assert found is not None
-    return found
+    """The openssl binary (installed with apt-get when missing)."""
+    return tool("openssl")
 
 
 @pytest.fixture

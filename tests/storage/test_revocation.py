@@ -6,7 +6,6 @@ test, over the real notice feed of the tiers: the composition root will do the s
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 import sys
 import uuid
@@ -55,6 +54,7 @@ from revocation.service import (
 )
 from revocation.tables import RevocationCursor, RevocationEntry
 from tests.conftest import MUNICIPALITY
+from tests.debian import tool
 from tests.storage.helpers import arrive
 from web.revocation_wiring import CaDirectory, JukiFeed
 
@@ -456,13 +456,8 @@ def test_a_ca_compromise_revokes_every_certificate_of_the_generation(
 
 
 def _openssl() -> str:
-    found = shutil.which("openssl")
-    if found is None:
-        subprocess.run(["apt-get", "install", "-y", "openssl"], check=True,
-                       capture_output=True)
-        found = shutil.which("openssl")
-    assert found is not None
-    return found
+    """The openssl binary (installed with apt-get when missing)."""
+    return tool("openssl")
 
 
 def _pem(path: Path, obj: x509.Certificate | x509.CertificateRevocationList) -> str:

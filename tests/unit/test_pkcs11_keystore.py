@@ -29,6 +29,7 @@ from cryptography.x509.oid import NameOID
 
 from ca.errors import KeyStoreError
 from ca.pkcs11_keystore import Pkcs11KeyStore
+from tests.debian import install
 
 DEFAULT_MODULE = "/usr/lib/softhsm/libsofthsm2.so"
 TOKEN = "jpki-test"
@@ -52,16 +53,6 @@ class SoftHsm:
         return Pkcs11KeyStore(self.module, token, pin)
 
 
-def _install_softhsm() -> None:
-    if shutil.which("softhsm2-util"):
-        return
-    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    install = ["apt-get", "install", "-y", "softhsm2"]
-    if subprocess.run(install, env=env, check=False).returncode != 0:
-        subprocess.run(["apt-get", "update"], env=env, check=True)
-        subprocess.run(install, env=env, check=True)
-
-
 def _find_module() -> str:
     if os.path.isfile(DEFAULT_MODULE):
         return DEFAULT_MODULE
@@ -79,7 +70,7 @@ def start_softhsm(folder: Path) -> SoftHsm:
 
     ``SOFTHSM2_CONF`` must be set before the PKCS#11 library is first loaded in the process.
     """
-    _install_softhsm()
+    install("softhsm2", present=lambda: shutil.which("softhsm2-util") is not None)
     tokens = folder / "tokens"
     tokens.mkdir(parents=True)
     conf = folder / "softhsm2.conf"

@@ -6,7 +6,6 @@ of pkilint's RFC 5280 validators without a finding at WARNING or above.
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -48,6 +47,7 @@ from pki.profile import (
     signing_certificate,
 )
 from pki.validity import signing_validity
+from tests.debian import tool
 
 T_ROOT = datetime(2026, 4, 1, 0, 0, tzinfo=UTC)
 T_ROOT_END = datetime(2046, 3, 31, 14, 59, 59, tzinfo=UTC)
@@ -171,13 +171,8 @@ def _ski(key: rsa.RSAPrivateKey) -> bytes:
 
 @pytest.fixture(scope="session")
 def openssl() -> str:
-    """The openssl binary; installed with apt-get only when the machine lacks it."""
-    found = shutil.which("openssl")
-    if found is None:
-        subprocess.run(["apt-get", "install", "-y", "openssl"], check=True, capture_output=True)
-        found = shutil.which("openssl")
-    assert found is not None, "openssl could not be installed"
-    return found
+    """The openssl binary (installed with apt-get when missing)."""
+    return tool("openssl")
 
 
 @pytest.fixture(scope="module")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 from collections.abc import Iterator
 from datetime import timedelta
@@ -16,6 +15,7 @@ from cryptography.hazmat.primitives import serialization
 from pki.signing import MalformedDocument
 from pki.signing.cms import sign_cms
 from pki.verify import Indication, NoEvidence, SubIndication, verify_cms
+from tests.debian import tool
 from tests.unit.test_verify import (
     AT,
     EXAMPLE,
@@ -51,13 +51,8 @@ def signature(holder: Holder) -> bytes:
 
 @pytest.fixture(scope="session")
 def openssl() -> str:
-    """The openssl binary; installed with apt-get only when the machine lacks it."""
-    found = shutil.which("openssl")
-    if found is None:
-        subprocess.run(["apt-get", "install", "-y", "openssl"], check=True, capture_output=True)
-        found = shutil.which("openssl")
-    assert found is not None, "openssl could not be installed"
-    return found
+    """The openssl binary (installed with apt-get when missing)."""
+    return tool("openssl")
 
 
 def _openssl_verify(openssl: str, folder: Path, signature: bytes, content: bytes,

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import copy
 import json
-import shutil
 import subprocess
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -61,6 +60,7 @@ from pki.verify import (
     TrustStore,
     verify_xml,
 )
+from tests.debian import tool
 
 SEAL_KEY = bytes(range(32))
 AUTH_PIN = "1234"
@@ -220,13 +220,8 @@ def good(authority: Authority, *certs: x509.Certificate, at: datetime = AT) -> E
 
 
 def xmlsec1() -> str:
-    """The xmlsec1 binary; installed with apt-get only when the machine lacks it."""
-    found = shutil.which("xmlsec1")
-    if found is None:
-        subprocess.run(["apt-get", "install", "-y", "xmlsec1"], check=True, capture_output=True)
-        found = shutil.which("xmlsec1")
-    assert found is not None, "xmlsec1 could not be installed"
-    return found
+    """The xmlsec1 binary (installed with apt-get when missing)."""
+    return tool("xmlsec1")
 
 
 def xmlsec1_verify(document: bytes, root: x509.Certificate, folder: Path, n: int = 1,
