@@ -6,20 +6,27 @@ CSRF protection stays on: forms are posted with the token read from the page, as
 from __future__ import annotations
 
 import re
+import threading
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 from werkzeug.test import TestResponse
 
+from jukibridge.register import Register
 from pki.clock import FrozenClock
 from tests.conftest import PASSWORD
-from tests.storage.conftest import card_instance, hiratsuka, jpki  # noqa: F401  (fixtures)
+from tests.storage.conftest import Jpki, card_instance, hiratsuka, jpki  # noqa: F401  (fixtures)
 from web.app import create_app
 from web.config import load_settings
+from web.server import Running, start
 from web.services import Services
+
+if TYPE_CHECKING:
+    from tests.web.portal_helpers import Holder
 
 _TOKEN = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
 
@@ -40,6 +47,25 @@ def app(services: Services) -> Flask:
 @pytest.fixture
 def client(app: Flask) -> FlaskClient:
     return app.test_client()
+
+
+@pytest.fixture
+def holder(jpki: Jpki, card_instance: Path, register: Register) -> Holder:  # noqa: F811
+    """A resident of 所沢市 with an enrolled card (PIN files beside it)."""
+    from tests.web.portal_helpers import enrolled  # it imports this module's helpers
+
+    return enrolled(jpki, card_instance, register)
+
+
+@pytest.fixture
+def live(services: Services) -> Iterator[Running]:
+    """What `jpki serve` runs, on a free loopback port (workers off: not needed here)."""
+    running = start(services, "127.0.0.1", 0, workers=False)
+    thread = threading.Thread(target=running.serve_forever, daemon=True)
+    thread.start()
+    yield running
+    running.stop()
+    thread.join(5)
 
 
 def csrf_token(page: TestResponse | str) -> str:

@@ -3,35 +3,14 @@ revoked card and a portal code refused; ``jpki login --url`` against a live serv
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Iterator
 from datetime import timedelta
-from pathlib import Path
 
-import pytest
 from flask.testing import FlaskClient
 
-from jukibridge.register import Register
 from pki.clock import FrozenClock
 from tests.storage.conftest import Jpki
-from tests.web.portal_helpers import Holder, enrolled, login_code, signed_challenge
-from web.server import Running, start
-from web.services import Services
-
-
-@pytest.fixture
-def holder(jpki: Jpki, card_instance: Path, register: Register) -> Holder:
-    return enrolled(jpki, card_instance, register)
-
-
-@pytest.fixture
-def live(services: Services) -> Iterator[Running]:
-    running = start(services, "127.0.0.1", 0, workers=False)
-    thread = threading.Thread(target=running.serve_forever, daemon=True)
-    thread.start()
-    yield running
-    running.stop()
-    thread.join(5)
+from tests.web.portal_helpers import Holder, login_code, signed_challenge
+from web.server import Running
 
 
 def _challenge(client: FlaskClient) -> dict[str, str]:

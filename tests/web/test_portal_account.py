@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 from flask.testing import FlaskClient
@@ -18,13 +17,8 @@ from revocation import consents
 from revocation.consents import Channel, ConsentState
 from tests.storage.conftest import Jpki
 from tests.web.conftest import csrf_token
-from tests.web.portal_helpers import Holder, enrolled, portal_login
+from tests.web.portal_helpers import Holder, portal_login
 from web.services import Services
-
-
-@pytest.fixture
-def holder(jpki: Jpki, card_instance: Path, register: Register) -> Holder:
-    return enrolled(jpki, card_instance, register)
 
 
 def _rows(page: str, table: str) -> list[str]:

@@ -8,7 +8,6 @@ import re
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import rsa
@@ -24,11 +23,6 @@ from tests.storage.conftest import Jpki
 from tests.web.conftest import csrf_token
 from tests.web.portal_helpers import Holder, enrolled
 from web.blueprints.portal import checks
-
-
-@pytest.fixture
-def holder(jpki: Jpki, card_instance: Path, register: Register) -> Holder:
-    return enrolled(jpki, card_instance, register)
 
 
 def _check(client: FlaskClient, **files: object) -> TestResponse:

@@ -6,47 +6,26 @@ from __future__ import annotations
 
 import io
 import json
-import threading
-from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 
-import pytest
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
-from jukibridge.register import Register
 from jukibridge.tables import AuditEntry
 from pki.clock import FrozenClock
 from tests.storage.conftest import Jpki
 from tests.web.conftest import csrf_token
 from tests.web.portal_helpers import (
     Holder,
-    enrolled,
     login_code,
     portal_login,
     signed_challenge,
     upload,
 )
 from web.portal_login import ALPHABET, CODE_LENGTH
-from web.server import Running, start
+from web.server import Running
 from web.services import Services
-
-
-@pytest.fixture
-def holder(jpki: Jpki, card_instance: Path, register: Register) -> Holder:
-    return enrolled(jpki, card_instance, register)
-
-
-@pytest.fixture
-def live(services: Services) -> Iterator[Running]:
-    """What `jpki serve` runs, on a free loopback port (workers off: not needed here)."""
-    running = start(services, "127.0.0.1", 0, workers=False)
-    thread = threading.Thread(target=running.serve_forever, daemon=True)
-    thread.start()
-    yield running
-    running.stop()
-    thread.join(5)
 
 
 def _status(client: FlaskClient, code: str) -> dict[str, str]:

@@ -26,20 +26,14 @@ from sqlalchemy import select
 
 from ca.authority import SERVICE_KIND
 from ca.tables import IssuedCertificate
-from jukibridge.register import Register
 from pki.lint import Severity, lint_certificate
 from pki.profile import CertificateProfile, CertKind
 from tests.storage.conftest import Jpki
-from tests.web.portal_helpers import Holder, enrolled
+from tests.web.portal_helpers import Holder
 from web.receipts import SCHEMA, open_receipt
 from web.services import Services
 
 RECEIPT = b',"receipt":"'
-
-
-@pytest.fixture
-def holder(jpki: Jpki, card_instance: Path, register: Register) -> Holder:
-    return enrolled(jpki, card_instance, register)
 
 
 @pytest.fixture

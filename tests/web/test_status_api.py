@@ -9,27 +9,20 @@ from __future__ import annotations
 
 import json
 from datetime import timedelta
-from pathlib import Path
 
-import pytest
 from flask.testing import FlaskClient
 
 from jukibridge.change_requests import Relocation
 from jukibridge.register import Register
 from pki.clock import FrozenClock
 from tests.storage.conftest import Jpki
-from tests.web.portal_helpers import Holder, enrolled
+from tests.web.portal_helpers import Holder
 from web.openapi import document
 from web.services import Services
 
 KEYS = {"issuer", "issuer_key_id", "serial", "status", "revoked_at", "reason",
         "invalidity_date", "not_after", "expired", "checked_at"}
 PROBLEM = "application/problem+json"
-
-
-@pytest.fixture
-def holder(jpki: Jpki, card_instance: Path, register: Register) -> Holder:
-    return enrolled(jpki, card_instance, register)
 
 
 def _status(client: FlaskClient, issuer: str, serial: str | int) -> dict[str, object]:
