@@ -15,12 +15,13 @@ from pathlib import Path
 
 from sqlalchemy import create_engine, select, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session, sessionmaker
 
 from jukibridge import municipalities, operators, population
 from jukibridge.records import Role
 from jukibridge.register import Register
 from jukibridge.tables import Person
-from pki.clock import FrozenClock
+from pki.clock import Clock, FrozenClock
 from web.database import make_engine, make_sessions, migrate
 
 BENCH_MUNICIPALITY = "112089"
@@ -62,6 +63,16 @@ def scratch_database(pg_url: str | None) -> Iterator[str]:
         admin.dispose()
 
 
+def open_bench_register(sessions: sessionmaker[Session], clock: Clock) -> None:
+    """The municipality table, the bench municipality's register and its clerk."""
+    with sessions() as session, session.begin():
+        municipalities.load_table(session)
+        municipalities.open_register(session, clock, BENCH_MUNICIPALITY)
+        operators.add_operator(session, clock, login=BENCH_OPERATOR,
+                               password="bench-password-not-secret", role=Role.CLERK,
+                               municipality_code=BENCH_MUNICIPALITY)
+
+
 def bench_population(size: int, *, pg_url: str | None = None, lookups: int = 2000,
                      progress: Callable[[int], None] | None = None) -> PopulationBench:
     """Generate and load ``size`` residents, then time lookups by resident code.
@@ -74,12 +85,7 @@ def bench_population(size: int, *, pg_url: str | None = None, lookups: int = 200
         engine = make_engine(url)
         migrate(engine)
         sessions = make_sessions(engine)
-        with sessions() as session, session.begin():
-            municipalities.load_table(session)
-            municipalities.open_register(session, clock, BENCH_MUNICIPALITY)
-            operators.add_operator(session, clock, login=BENCH_OPERATOR,
-                                   password="bench-password-not-secret", role=Role.CLERK,
-                                   municipality_code=BENCH_MUNICIPALITY)
+        open_bench_register(sessions, clock)
         started = time.perf_counter()
         population.generate(sessions, clock, BENCH_MUNICIPALITY, size, seed=1,
                             progress=progress)

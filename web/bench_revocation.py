@@ -34,13 +34,12 @@ from sqlalchemy.orm import Session, sessionmaker
 from ca.authority import CertificateAuthority, Issued
 from ca.enrolment import Holder, issue_pair
 from ca.keystore import FileKeyStore
-from jukibridge import municipalities, operators, population, workers
+from jukibridge import population, workers
 from jukibridge.change_requests import Relocation
-from jukibridge.records import Role
 from jukibridge.register import Register
 from jukibridge.tables import Person
 from pki.clock import Clock
-from web.bench import BENCH_MUNICIPALITY, BENCH_OPERATOR, scratch_database
+from web.bench import BENCH_MUNICIPALITY, BENCH_OPERATOR, open_bench_register, scratch_database
 from web.clock import SystemClock
 from web.config import Settings
 from web.database import make_engine, make_sessions, migrate
@@ -95,12 +94,7 @@ def scratch_instance(pg_url: str | None, *, residents: int = POPULATION
         try:
             migrate(engine)
             sessions = make_sessions(engine)
-            with sessions() as session, session.begin():
-                municipalities.load_table(session)
-                municipalities.open_register(session, clock, BENCH_MUNICIPALITY)
-                operators.add_operator(session, clock, login=BENCH_OPERATOR,
-                                       password="bench-password-not-secret", role=Role.CLERK,
-                                       municipality_code=BENCH_MUNICIPALITY)
+            open_bench_register(sessions, clock)
             if residents:
                 population.generate(sessions, clock, BENCH_MUNICIPALITY, residents, seed=1)
             keys = FileKeyStore(Path(folder) / "ca-keys", BENCH_PASSPHRASE)

@@ -22,13 +22,12 @@ from dataclasses import dataclass
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from jukibridge import municipalities, operators, population, workers
+from jukibridge import population, workers
 from jukibridge.change_requests import Relocation
-from jukibridge.records import Role
 from jukibridge.register import Register
 from jukibridge.tables import Person
 from jukibridge.tier_tables import CsOutboxEvent, RevocationNoticeRow
-from web.bench import BENCH_MUNICIPALITY, BENCH_OPERATOR, scratch_database
+from web.bench import BENCH_MUNICIPALITY, BENCH_OPERATOR, open_bench_register, scratch_database
 from web.clock import SystemClock
 from web.database import make_engine, make_sessions, migrate
 
@@ -56,12 +55,7 @@ def bench_tiers(*, backlog: int = 3000, paced: int = 500, rate: float = 50.0,
         engine = make_engine(url)
         migrate(engine)
         sessions = make_sessions(engine)
-        with sessions() as session, session.begin():
-            municipalities.load_table(session)
-            municipalities.open_register(session, clock, BENCH_MUNICIPALITY)
-            operators.add_operator(session, clock, login=BENCH_OPERATOR,
-                                   password="bench-password-not-secret", role=Role.CLERK,
-                                   municipality_code=BENCH_MUNICIPALITY)
+        open_bench_register(sessions, clock)
         population.generate(sessions, clock, BENCH_MUNICIPALITY, population_size, seed=1)
         workers.drain(sessions, clock)
         with sessions() as session:
