@@ -117,6 +117,22 @@ def sign(builder: x509.CertificateBuilder, private_key: rsa.RSAPrivateKey) -> x5
 
 # -- shared pieces -------------------------------------------------------------------------------
 
+def _distribution(endpoints: Endpoints) -> tuple[x509.CRLDistributionPoints,
+                                                  x509.AuthorityInformationAccess]:
+    """The CRL distribution point and the AIA (OCSP responder, CA certificate) of a leaf."""
+    crl_dp = x509.CRLDistributionPoints([x509.DistributionPoint(
+        full_name=[x509.UniformResourceIdentifier(endpoints.crl_url)],
+        relative_name=None, reasons=None, crl_issuer=None,
+    )])
+    aia = x509.AuthorityInformationAccess([
+        x509.AccessDescription(oids.OCSP, x509.UniformResourceIdentifier(endpoints.ocsp_url)),
+        x509.AccessDescription(
+            oids.CA_ISSUERS, x509.UniformResourceIdentifier(endpoints.ca_issuers_url)
+        ),
+    ])
+    return crl_dp, aia
+
+
 def _check_key(public_key: object, *, leaf: bool) -> rsa.RSAPublicKey:
     if not isinstance(public_key, rsa.RSAPublicKey):
         raise ProfileError("the profile uses RSA keys only")
@@ -304,16 +320,7 @@ def _leaf(
     issuer_alt_name = x509.IssuerAlternativeName([x509.DirectoryName(
         x509.Name([x509.NameAttribute(oids.ORGANIZATION, JPKI_ISSUER_NAME)])
     )])
-    crl_dp = x509.CRLDistributionPoints([x509.DistributionPoint(
-        full_name=[x509.UniformResourceIdentifier(endpoints.crl_url)],
-        relative_name=None, reasons=None, crl_issuer=None,
-    )])
-    aia = x509.AuthorityInformationAccess([
-        x509.AccessDescription(oids.OCSP, x509.UniformResourceIdentifier(endpoints.ocsp_url)),
-        x509.AccessDescription(
-            oids.CA_ISSUERS, x509.UniformResourceIdentifier(endpoints.ca_issuers_url)
-        ),
-    ])
+    crl_dp, aia = _distribution(endpoints)
     policies = x509.CertificatePolicies([x509.PolicyInformation(kind.policy, None)])
     return (
         _base(subject, issuer.subject, key, serial, not_before, not_after, issuer)
@@ -425,16 +432,7 @@ def verification_service_certificate(
     if not common_name or len(common_name) > 64 or not common_name.isprintable():
         raise ProfileError("the service's common name must have 1 to 64 characters")
     subject = x509.Name([*issuer.subject, x509.NameAttribute(oids.COMMON_NAME, common_name)])
-    crl_dp = x509.CRLDistributionPoints([x509.DistributionPoint(
-        full_name=[x509.UniformResourceIdentifier(endpoints.crl_url)],
-        relative_name=None, reasons=None, crl_issuer=None,
-    )])
-    aia = x509.AuthorityInformationAccess([
-        x509.AccessDescription(oids.OCSP, x509.UniformResourceIdentifier(endpoints.ocsp_url)),
-        x509.AccessDescription(
-            oids.CA_ISSUERS, x509.UniformResourceIdentifier(endpoints.ca_issuers_url)
-        ),
-    ])
+    crl_dp, aia = _distribution(endpoints)
     return (
         _base(subject, issuer.subject, key, serial, not_before, not_after, issuer)
         .add_extension(_key_usage(digital_signature=True, non_repudiation=True), critical=True)
