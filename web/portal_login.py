@@ -49,6 +49,7 @@ from cryptography.hazmat.primitives.serialization import Encoding
 
 from jukibridge import audit
 from pki.profile import CertKind
+from revocation.service import CertStatus
 from web.certificate_check import Verdict, check
 from web.services import Services
 
@@ -327,6 +328,15 @@ class LoggedIn:
     serial: int
     card_id: str | None
     municipality_code: str | None  # the issuing municipality (the certificate's partition)
+
+
+def still_good(services: Services, issuer_key_id: str, serial: int) -> bool:
+    """Whether a logged-in authentication certificate is still good and unexpired: checked on
+    every use of a portal or API session (one indexed status lookup)."""
+    status = services.revocation.service.status(issuer_key_id, serial)
+    record = status.certificate
+    return (status.state is CertStatus.GOOD and record is not None
+            and services.clock.now() <= record.not_after)
 
 
 def verify(services: Services, signed: SignedChallenge, *, origins: set[str],

@@ -22,10 +22,8 @@ from typing import Any
 from flask import Blueprint, Response, current_app, request
 from flask.typing import ResponseReturnValue
 
-from pki.profile import CertKind
 from web.api_sessions import SESSIONS
 from web.app import services
-from web.certificate_check import Verdict, check
 from web.errors import problem
 from web.portal_login import (
     MAX_DOCUMENT,
@@ -37,6 +35,7 @@ from web.portal_login import (
     accepted_origins,
     challenge_message,
     origin_of,
+    still_good,
     verify,
 )
 
@@ -90,7 +89,7 @@ def session() -> ResponseReturnValue:
     found = SESSIONS.use(token, built.clock.now(), _idle()) if token else None
     if found is None:
         return _unauthorised("no such session, or it ended")
-    if not _still_good(found.login):
+    if not still_good(built, found.login.issuer_key_id, found.login.serial):
         SESSIONS.close(token)
         return _unauthorised("the certificate of this session is no longer good")
     return _json({"certificate": _certificate(found.login),
@@ -104,14 +103,6 @@ def logout() -> ResponseReturnValue:
     if not token or not SESSIONS.close(token):
         return _unauthorised("no such session, or it ended")
     return Response(status=204)
-
-
-def _still_good(login: LoggedIn) -> bool:
-    built = services()
-    for issued in built.ca.issued(card_id=login.card_id) if login.card_id else ():
-        if issued.serial_number == login.serial:
-            return check(built, issued, (CertKind.AUTHENTICATION,)).verdict is Verdict.VALID
-    return False
 
 
 def _certificate(login: LoggedIn) -> dict[str, str]:

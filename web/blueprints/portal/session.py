@@ -19,11 +19,10 @@ from flask import flash, g, redirect, session, url_for
 from flask.typing import ResponseReturnValue
 
 from jukibridge.errors import PermissionDenied
-from revocation.service import CertStatus
 from web.app import services
 from web.blueprints.idle import idle_too_long
 from web.blueprints.portal import blueprint
-from web.portal_login import LoggedIn, audit_portal
+from web.portal_login import LoggedIn, audit_portal, still_good
 
 F = TypeVar("F", bound=Callable[..., ResponseReturnValue])
 
@@ -113,9 +112,7 @@ def resident_required(view: F) -> F:
             flash("一定時間操作がなかったため、ログアウトしました。"
                   "もう一度ログインしてください。", "error")
             return redirect(url_for("portal.login"))
-        status = built.revocation.service.status(resident.issuer_key_id, resident.serial)
-        record = status.certificate
-        if status.state is not CertStatus.GOOD or record is None or now > record.not_after:
+        if not still_good(built, resident.issuer_key_id, resident.serial):
             log_out("certificate")
             flash("ログインに使った利用者証明用電子証明書が有効でなくなったため、"
                   "ログアウトしました。", "error")
