@@ -80,7 +80,7 @@ def test_a_killed_revocation_worker_revokes_each_certificate_exactly_once(
                 break
         assert mid_way >= 1, "the worker was killed with work half done"
 
-        assert services.revocation.run_once() >= 0  # a last, clean run finishes the feed
+        services.revocation.run_once()  # a last, clean run finishes the feed
         with services.sessions() as session:
             rows = list(session.scalars(select(RevocationEntry)))
         assert Counter(int(r.serial) for r in rows) == Counter(list(signing))  # once each
