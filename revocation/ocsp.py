@@ -110,6 +110,26 @@ class OcspResponder:
 
     def respond(self, request_der: bytes) -> bytes:
         """The DER response to a DER request; malformed input gets ``malformedRequest``."""
+        parsed = self._parse(request_der)
+        if isinstance(parsed, bytes):
+            return parsed
+        issuer, certid, nonce = parsed
+        return self.answer(issuer, certid, nonce)
+
+    def respond_from_memory(self, request_der: bytes) -> bytes | None:
+        """``respond``'s answer when it needs no signature, no write and no ORM read: a refusal,
+        or a response held in memory (a ``good`` one after the one indexed revocation read);
+        else ``None``, and the caller asks ``respond`` (off its event loop)."""
+        parsed = self._parse(request_der)
+        if isinstance(parsed, bytes):
+            return parsed
+        issuer, certid, nonce = parsed
+        if nonce is not None or not isinstance(certid.algorithm, hashes.SHA1):
+            return None
+        return self._from_memory(issuer.key_id, certid.serial)
+
+    def _parse(self, request_der: bytes) -> tuple[Issuer, CertId, bytes | None] | bytes:
+        """The request's issuer, CertID and nonce, or the error response it gets."""
         if not request_der or len(request_der) > MAX_REQUEST:
             return error_response(ocsp.OCSPResponseStatus.MALFORMED_REQUEST)
         try:
@@ -124,7 +144,7 @@ class OcspResponder:
         issuer = self._issuer_of(certid)
         if issuer is None:
             return error_response(ocsp.OCSPResponseStatus.UNAUTHORIZED)
-        return self.answer(issuer, certid, nonce)
+        return issuer, certid, nonce
 
     def answer(self, issuer: Issuer, certid: CertId, nonce: bytes | None = None) -> bytes:
         """The signed response for ``certid`` of ``issuer`` (from the cache when it may)."""
@@ -230,14 +250,11 @@ class OcspResponder:
             serialization.Encoding.DER)
 
     def _cached(self, issuer_key_id: str, serial: int) -> bytes | None:
-        """The response kept in memory if still fresh (a ``good`` one only after the
-        revocation table says the certificate is not revoked: revocations are never undone,
-        so a ``revoked`` one needs no read); else one read: the stored response, and whether
-        the certificate is revoked since."""
-        held = self._memory.get(issuer_key_id, serial)
-        if held is not None and held.stale_at > self._clock.now() and (
-                not held.good or not self._revoked(issuer_key_id, serial)):
-            return held.der
+        """The response kept in memory (``_from_memory``); else one read: the stored response,
+        and whether the certificate is revoked since."""
+        held = self._from_memory(issuer_key_id, serial)
+        if held is not None:
+            return held
         with self._sessions() as session:
             row = session.execute(
                 select(OcspResponseRow.der, OcspResponseRow.status,
@@ -257,6 +274,15 @@ class OcspResponder:
         self._memory.keep(issuer_key_id, serial, status == CertStatus.GOOD.value,
                           next_update - self.refresh, bytes(der))
         return bytes(der)
+
+    def _from_memory(self, issuer_key_id: str, serial: int) -> bytes | None:
+        """The response kept in memory if still fresh and, for a ``good`` one, the certificate
+        still not revoked (revocations are never undone: a ``revoked`` one needs no read)."""
+        held = self._memory.get(issuer_key_id, serial)
+        if held is not None and held.stale_at > self._clock.now() and (
+                not held.good or not self._revoked(issuer_key_id, serial)):
+            return held.der
+        return None
 
     def _store(self, issuer_key_id: str, serial: int, state: CertStatus, now: datetime,
                der: bytes) -> None:

@@ -1,7 +1,8 @@
 """``jpki bench revocation --ocsp``: OCSP throughput and latency against ``openssl ocsp``.
 
-Both responders answer the same certificates in the same run. Ours is what ``jpki serve`` runs
-(waitress, ``web.server.start``) on a scratch instance whose signing CA issued ``holders``
+Both responders answer the same certificates in the same run. Ours is the responder's own
+front (``web.ocsp_server``: uvicorn, what ``jpki ocsp serve`` and ``jpki serve --ocsp-port``
+run) on a scratch instance whose signing CA issued ``holders``
 certificates through ``CertificateAuthority`` (lint, store, sign), a share of them revoked
 through the revocation service, the rest pre-signed (``OcspResponder.presign_issuer``). The
 reference is ``openssl ocsp -index``, single-threaded, with the same responder certificate and
@@ -10,8 +11,8 @@ same file of pre-built requests (a seeded random sample of the certificates), se
 client process (``web.ocsp_load``) from ``connections`` threads. Before each load, every
 certificate is asked once and both answers are checked against the expected status.
 
-A third server shows the floor under ours: the same waitress server (same thread count)
-answering every request with one constant response, no responder at all.
+A third row is the same responder behind ``jpki serve``'s ``/ocsp`` (waitress, the Flask
+application's server, with its WSGI fast path), to show what the front buys.
 
 With ``nonce``, every request carries its own nonce (RFC 8954): no answer can come from a
 cache, so ours signs each one as openssl always does. The machine is shared and noisy: each
@@ -35,27 +36,23 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.x509 import ocsp
-from waitress.server import create_server
 
 from ca.authority import Issued
 from pki.profile import CertKind
 from revocation.rules import Cause
 from revocation.service import CertRef
 from web.bench_revocation import BenchInstance, issue_holders, ocsp_request, scratch_instance
-from web.ocsp_load import OCSP_RESPONSE, decode_bodies, write_bodies
+from web.ocsp_load import decode_bodies, write_bodies
 from web.revocation_wiring import CaSigners
 from web.services import Services
 
-if TYPE_CHECKING:
-    from _typeshed.wsgi import StartResponse, WSGIEnvironment
-
-OURS = "jpki serve (waitress)"
-FLOOR = "waitress, constant answer"
+OURS = "jpki ocsp serve (uvicorn)"
+WAITRESS = "jpki serve /ocsp (waitress)"
 REFERENCE = "openssl ocsp"
 
 
@@ -89,7 +86,7 @@ class OcspBench:
     nonce: bool
     ours: LoadFigures
     reference: LoadFigures
-    floor: LoadFigures
+    waitress: LoadFigures
 
     @property
     def ratio(self) -> float:
@@ -123,9 +120,6 @@ def bench_ocsp(*, holders: int = 300, requests: int = 20_000, connections: int =
         services = instance.services()
         population = _revoke_and_presign(services, issued, revoked_share)
         _reference_files(instance, population, folder)
-        constant = services.revocation.ocsp.cached(issued[-1][1].issuer.key_id,
-                                                   issued[-1][1].serial)
-        assert constant is not None  # pre-signed just now
         rng = random.Random(5)
         sample = rng.choices(population.certificates, k=requests)
         write_bodies(folder / "check.b64",
@@ -135,7 +129,7 @@ def bench_ocsp(*, holders: int = 300, requests: int = 20_000, connections: int =
             write_bodies(folder / "requests.b64", [
                 ocsp_request(c, population.issuer,
                              nonce=rng.randbytes(16) if with_nonce else None) for c in sample])
-            runs: dict[str, list[LoadFigures]] = {OURS: [], REFERENCE: [], FLOOR: []}
+            runs: dict[str, list[LoadFigures]] = {OURS: [], REFERENCE: [], WAITRESS: []}
             for round_ in range(1, rounds + 1):
                 label = f"round {round_}/{rounds}, {requests} requests" + (
                     " with nonces" if with_nonce else "")
@@ -143,13 +137,13 @@ def bench_ocsp(*, holders: int = 300, requests: int = 20_000, connections: int =
                 runs[OURS].append(_ours(services, folder, connections, population))
                 say(f"{REFERENCE}: {label}")
                 runs[REFERENCE].append(_openssl(tool, folder, connections, population))
-                say(f"{FLOOR}: {label}")
-                runs[FLOOR].append(_floor(constant, folder, connections))
+                say(f"{WAITRESS}: {label}")
+                runs[WAITRESS].append(_waitress(services, folder, connections, population))
             results.append(OcspBench(
                 backend=instance.backend, certificates=len(population.certificates),
                 revoked=len(population.revoked), connections=connections, rounds=rounds,
                 nonce=with_nonce, ours=_median(runs[OURS]), reference=_median(runs[REFERENCE]),
-                floor=_median(runs[FLOOR])))
+                waitress=_median(runs[WAITRESS])))
         return results
 
 
@@ -222,45 +216,36 @@ def write_index(folder: Path, lines: Iterable[str]) -> Path:
 
 def _ours(services: Services, folder: Path, connections: int, population: _Population
           ) -> LoadFigures:
+    """The responder's own front, as ``jpki ocsp serve`` runs it."""
+    from web.ocsp_server import bind
+
+    front = bind(services.revocation.ocsp, "127.0.0.1", 0)
+    return _in_process(OURS, front.port, front.serve_forever, front.stop, folder, connections,
+                       population)
+
+
+def _waitress(services: Services, folder: Path, connections: int, population: _Population
+              ) -> LoadFigures:
+    """``jpki serve``'s ``/ocsp``: waitress and the Flask application's OCSP fast path."""
     from web.server import start
 
     running = start(services, "127.0.0.1", 0, workers=False)
-    return _in_process(OURS, running.server, running.serve_forever, running.stop, folder,
-                       connections, population)
+    return _in_process(WAITRESS, running.server.effective_port, running.serve_forever,
+                       running.stop, folder, connections, population)
 
 
-def _floor(answer: bytes, folder: Path, connections: int) -> LoadFigures:
-    """Waitress as ``jpki serve`` configures it, answering one constant response."""
-    from web.server import THREADS
-
-    def app(environ: WSGIEnvironment, start_response: StartResponse) -> list[bytes]:
-        environ["wsgi.input"].read()
-        start_response("200 OK", [("Content-Type", OCSP_RESPONSE),
-                                  ("Content-Length", str(len(answer)))])
-        return [answer]
-
-    server: Any = create_server(app, host="127.0.0.1", port=0, threads=THREADS, ident="jpki")
-
-    def stop() -> None:  # as ``Running.stop``: close every socket inside the loop's thread
-        server.trigger.pull_trigger(lambda: [c.close() for c in list(server._map.values())])
-        server.task_dispatcher.shutdown()
-
-    return _in_process(FLOOR, server, server.run, stop, folder, connections, None)
-
-
-def _in_process(name: str, server: Any, serve: Callable[[], None], stop: Callable[[], None],
-                folder: Path, connections: int, population: _Population | None
+def _in_process(name: str, port: int, serve: Callable[[], None], stop: Callable[[], None],
+                folder: Path, connections: int, population: _Population
                 ) -> LoadFigures:
     """Load a server running in this process; its CPU time is this process's."""
     thread = threading.Thread(target=serve, daemon=True)
     thread.start()
     client = [sys.executable, "-m", "web.ocsp_load", "--connections", str(connections)]
-    where = ["http", "--port", str(server.effective_port)]
+    where = ["http", "--port", str(port)]
     try:
-        if population is not None:
-            checked = _load([*client, "--check", str(folder / "check.b64"), *where])["checked"]
-            assert isinstance(checked, list)
-            _check_answers(name, decode_bodies(checked), population)
+        checked = _load([*client, "--check", str(folder / "check.b64"), *where])["checked"]
+        assert isinstance(checked, list)
+        _check_answers(name, decode_bodies(checked), population)
         cpu = time.process_time()
         load = _load([*client, "--requests", str(folder / "requests.b64"), *where])["load"]
         assert isinstance(load, dict)

@@ -162,7 +162,7 @@ def _ocsp_table(results: list[OcspBench], requests: int) -> Table:
                    "errors"):
         table.add_column(column)
     for r in results:
-        for figures in (r.ours, r.reference, r.floor):
+        for figures in (r.ours, r.reference, r.waitress):
             table.add_row(r.backend, "yes" if r.nonce else "no", figures.server,
                           f"{figures.per_second:,.0f}",
                           f"{figures.per_second / r.reference.per_second:.2f}",

@@ -4,7 +4,9 @@ revocation service."""
 from __future__ import annotations
 
 import json
+import signal
 from pathlib import Path
+from types import FrameType
 
 import click
 from cryptography import x509
@@ -129,7 +131,41 @@ def revocation_run(services: Services) -> None:
 
 @click.group("ocsp", cls=JpkiGroup)
 def ocsp_group() -> None:
-    """The OCSP responder's pre-signed responses."""
+    """The OCSP responder: its own front, and its pre-signed responses for static hosting."""
+
+
+@ocsp_group.command("serve")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8001, show_default=True, type=click.IntRange(0, 65535))
+@with_services
+def ocsp_serve(services: Services, host: str, port: int) -> None:
+    """Serve the OCSP responder alone (POST /ocsp, GET /ocsp/<base64>, GET /healthz) until
+    Ctrl-C or SIGTERM.
+
+    A process of its own beside `jpki serve`, which keeps revoking and pre-signing: a
+    revocation committed by any process is seen by the very next request. Certificates name
+    <base_url>/ocsp: route that path here from the front proxy.
+    """
+    from web.ocsp_server import bind
+
+    try:
+        front = bind(services.revocation.ocsp, host, port)
+    except OSError as exc:
+        raise click.ClickException(f"cannot listen on {host}:{port}: {exc.strerror}") from exc
+    console.print(f"OCSP responder on {front.url}")
+    console.file.flush()
+
+    def terminate(_signum: int, _frame: FrameType | None) -> None:
+        raise KeyboardInterrupt  # uvicorn hands the signal on once it has closed down
+
+    signal.signal(signal.SIGTERM, terminate)
+    try:
+        front.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        front.stop()
+        console.print("stopped")
 
 
 @ocsp_group.command("publish")

@@ -21,6 +21,9 @@ from waitress.server import create_server
 
 from jukibridge.workers import TierThreads
 from web.app import create_app
+from web.metrics import EXTENSION as METRICS
+from web.metrics import Metrics
+from web.ocsp_server import OcspServer, bind
 from web.services import Services
 
 log = logging.getLogger(__name__)
@@ -69,6 +72,7 @@ class Running:
     server: Any  # waitress' BaseWSGIServer
     tiers: TierThreads
     revocation: RevocationThread
+    ocsp: OcspServer | None = None  # the OCSP responder's own front (``--ocsp-port``)
     _serving: threading.Event = field(default_factory=threading.Event)
     _done: threading.Event = field(default_factory=threading.Event)
 
@@ -79,6 +83,8 @@ class Running:
     def serve_forever(self) -> None:
         """Serve until ``stop()`` (from another thread) or Ctrl-C."""
         self._serving.set()
+        if self.ocsp is not None:
+            self.ocsp.start()
         try:
             self.server.run()  # waitress ends its loop itself on KeyboardInterrupt
         finally:
@@ -96,6 +102,8 @@ class Running:
         else:
             self._close_all()
         self.server.task_dispatcher.shutdown()
+        if self.ocsp is not None:
+            self.ocsp.stop()
         self.revocation.stop()
         self.tiers.stop()
 
@@ -104,28 +112,37 @@ class Running:
             channel.close()
 
 
-def start(services: Services, host: str, port: int, *, workers: bool = True) -> Running:
-    """Bind the server (``port`` 0: any free port) and start the workers; not yet serving."""
+def start(services: Services, host: str, port: int, *, workers: bool = True,
+          ocsp_port: int | None = None) -> Running:
+    """Bind the server (``port`` 0: any free port) and start the workers; not yet serving.
+
+    With ``ocsp_port``, the OCSP responder also gets its own front on that port
+    (``web.ocsp_server``), started with the server; its answers count in the same metrics.
+    """
     services.revocation  # noqa: B018  (build it, and open the CA keys, before the first request)
     app = create_app(services=services)
     server = create_server(app, host=host, port=port, threads=THREADS, ident="jpki")
+    ocsp = None
+    if ocsp_port is not None:
+        counters = app.extensions.setdefault(METRICS, Metrics())
+        ocsp = bind(services.revocation.ocsp, host, ocsp_port, counters)
     tiers = TierThreads(services.sessions, services.clock)
     revocation = RevocationThread(services)
     if workers:
         tiers.start()
         revocation.start()
-    return Running(server, tiers, revocation)
+    return Running(server, tiers, revocation, ocsp)
 
 
 Announce = Callable[["Running"], None]
 
 
 def serve_until_stopped(services: Services, host: str, port: int, *, workers: bool = True,
-                        announce: Announce | None = None) -> None:
+                        ocsp_port: int | None = None, announce: Announce | None = None) -> None:
     """Start, print where the service is (then ``announce``), serve until Ctrl-C or SIGTERM."""
     from web.cli import console  # the command line's console (web.cli imports this module)
 
-    running = start(services, host, port, workers=workers)
+    running = start(services, host, port, workers=workers, ocsp_port=ocsp_port)
 
     def terminate(_signum: int, _frame: FrameType | None) -> None:
         raise KeyboardInterrupt
@@ -141,6 +158,9 @@ def serve_until_stopped(services: Services, host: str, port: int, *, workers: bo
                        ("API document", "/api/v1/openapi.json"), ("health", "/healthz"),
                        ("metrics", "/metrics")):
         console.print(f"  {what}{' ' * max(1, 24 - cell_len(what))}{url}{path}")
+    if running.ocsp is not None:
+        what = "OCSP (own front)"
+        console.print(f"  {what}{' ' * max(1, 24 - cell_len(what))}{running.ocsp.url}")
     base = services.settings.base_url.rstrip("/")
     if base != url:
         console.print(f"note: certificates name {base} (base_url) for their CRLs and OCSP")

@@ -1,7 +1,8 @@
 """Interop: `openssl ocsp -url` and `openssl verify -crl_check` against the running server.
 
-The server is what `jpki serve` runs (waitress, with the tier and revocation workers as
-threads); a relocation committed at the counter turns `good` into `revoked` for openssl.
+The server is what `jpki serve --ocsp-port` runs (waitress, the OCSP responder's own front,
+and the tier and revocation workers as threads); a relocation committed at the counter turns
+`good` into `revoked` for openssl, at both OCSP URLs.
 """
 
 from __future__ import annotations
@@ -39,7 +40,7 @@ def openssl() -> str:
 @pytest.fixture
 def server(card_instance: Path, clock: FrozenClock) -> Iterator[Running]:
     services = Services.build(load_settings(), clock=clock)
-    running = start(services, "127.0.0.1", 0)
+    running = start(services, "127.0.0.1", 0, ocsp_port=0)
     thread = threading.Thread(target=running.serve_forever, daemon=True)
     thread.start()
     yield running
@@ -55,7 +56,7 @@ def _pem(path: Path, certificate: x509.Certificate) -> str:
 
 def _ocsp(openssl: str, url: str, root: str, leaf: str, at: int) -> str:
     result = subprocess.run(
-        [openssl, "ocsp", "-issuer", root, "-cert", leaf, "-url", f"{url}/ocsp",
+        [openssl, "ocsp", "-issuer", root, "-cert", leaf, "-url", url,
          "-CAfile", root, "-attime", str(at), "-validity_period", "100000000"],
         capture_output=True, text=True, timeout=30)
     assert result.returncode == 0, result.stdout + result.stderr
@@ -87,15 +88,19 @@ def test_openssl_sees_good_then_revoked_after_a_relocation(
     with urllib.request.urlopen(f"{server.url}/ca/sign-1.cer", timeout=10) as response:
         root = _pem(card_instance / "root.pem", x509.load_der_x509_certificate(response.read()))
     at = int(clock.now().timestamp()) + 60
-    assert f"{leaf_path}: good" in _ocsp(openssl, server.url, root, str(leaf_path), at)
+    assert server.ocsp is not None
+    responders = (f"{server.url}/ocsp", server.ocsp.url)
+    for url in responders:
+        assert f"{leaf_path}: good" in _ocsp(openssl, url, root, str(leaf_path), at)
     checked = _crl_check(openssl, server.url, card_instance, root, str(leaf_path), leaf, at)
     assert checked.returncode == 0, checked.stdout + checked.stderr
 
     register.perform("clerk", Relocation(resident_codes=[code], address="東町5番8号"))
     deadline = time.monotonic() + WAIT
-    while "revoked" not in (answer := _ocsp(openssl, server.url, root, str(leaf_path), at)):
-        assert time.monotonic() < deadline, answer
-        time.sleep(0.2)
-    assert "Reason: affiliationChanged" in answer
+    for url in responders:
+        while "revoked" not in (answer := _ocsp(openssl, url, root, str(leaf_path), at)):
+            assert time.monotonic() < deadline, answer
+            time.sleep(0.2)
+        assert "Reason: affiliationChanged" in answer
     rejected = _crl_check(openssl, server.url, card_instance, root, str(leaf_path), leaf, at)
     assert rejected.returncode != 0 and "revoked" in rejected.stdout + rejected.stderr
