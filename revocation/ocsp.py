@@ -24,6 +24,7 @@ import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from cryptography import x509
 from cryptography.exceptions import UnsupportedAlgorithm
@@ -116,17 +117,27 @@ class OcspResponder:
         issuer, certid, nonce = parsed
         return self.answer(issuer, certid, nonce)
 
-    def respond_from_memory(self, request_der: bytes) -> bytes | None:
-        """``respond``'s answer when it needs no signature, no write and no ORM read: a refusal,
-        or a response held in memory (a ``good`` one after the one indexed revocation read);
-        else ``None``, and the caller asks ``respond`` (off its event loop)."""
+    def from_memory(self, request_der: bytes) -> bytes | HeldAnswer | None:
+        """What ``respond`` would answer, as far as it needs no signature, no write and no read:
+        a refusal (DER), or the response held in memory for the request (a ``good`` one to be
+        served only once ``revoked_among`` says the certificate is still not revoked); ``None``
+        when ``respond`` must be asked. For a server that batches the revocation reads of
+        concurrent requests (``web.ocsp_server``)."""
         parsed = self._parse(request_der)
         if isinstance(parsed, bytes):
             return parsed
         issuer, certid, nonce = parsed
         if nonce is not None or not isinstance(certid.algorithm, hashes.SHA1):
             return None
-        return self._from_memory(issuer.key_id, certid.serial)
+        held = self._memory.get(issuer.key_id, certid.serial)
+        if held is None or held.stale_at <= self._clock.now():
+            return None
+        return HeldAnswer(issuer.key_id, certid.serial, held.der, held.good)
+
+    def revoked_among(self, certificates: Sequence[tuple[str, int]]) -> set[tuple[str, int]]:
+        """Which of these ``(issuer key id, serial)`` are revoked, as committed now (one read
+        per issuer)."""
+        return self._revoked.among(certificates)
 
     def _parse(self, request_der: bytes) -> tuple[Issuer, CertId, bytes | None] | bytes:
         """The request's issuer, CertID and nonce, or the error response it gets."""
@@ -369,6 +380,16 @@ def _nonce(request: ocsp.OCSPRequest) -> bytes | None:
 
 
 @dataclass(frozen=True)
+class HeldAnswer:
+    """A response held in memory for a request (``OcspResponder.from_memory``)."""
+
+    issuer_key_id: str
+    serial: int
+    der: bytes
+    good: bool  # served only after a revocation read says it still is
+
+
+@dataclass(frozen=True)
 class HeldResponse:
     """A signed response kept in memory, served until ``stale_at``."""
 
@@ -412,25 +433,45 @@ class RevocationProbe:
     def __init__(self, sessions: sessionmaker[Session]) -> None:
         self._sessions = sessions
         self._engine: Engine | None = None
-        self._sql = ""
+        self._sql = self._mark = ""
         self._local = threading.local()
         self._opened: list[PoolProxiedConnection] = []
         self._lock = threading.Lock()
 
     def __call__(self, issuer_key_id: str, serial: int) -> bool:
+        if self._engine is None:
+            self._open()  # binds: the statement depends on the dialect
+        return bool(self._read(self._sql, (issuer_key_id, str(serial))))
+
+    def among(self, certificates: Sequence[tuple[str, int]]) -> set[tuple[str, int]]:
+        """The revoked ones among ``(issuer key id, serial)`` pairs: one read per issuer."""
+        wanted: dict[str, set[str]] = {}
+        for key_id, serial in certificates:
+            wanted.setdefault(key_id, set()).add(str(serial))
+        revoked: set[tuple[str, int]] = set()
+        if self._engine is None and wanted:
+            self._open()  # binds: the statement depends on the dialect
+        for key_id, serials in wanted.items():
+            mark = self._mark
+            sql = (f"SELECT serial FROM {RevocationEntry.__tablename__} WHERE issuer_key_id = "
+                   f"{mark} AND serial IN ({', '.join([mark] * len(serials))})")
+            revoked.update((key_id, int(row[0])) for row in self._read(sql, (key_id, *serials)))
+        return revoked
+
+    def _read(self, sql: str, parameters: tuple[str, ...]) -> list[Any]:
         connection: PoolProxiedConnection | None = getattr(self._local, "connection", None)
         if connection is None:
             connection = self._open()
         try:
             cursor = connection.cursor()
-            cursor.execute(self._sql, (issuer_key_id, str(serial)))
-            revoked = bool(cursor.fetchall())
+            cursor.execute(sql, parameters)
+            rows = list(cursor.fetchall())
             cursor.close()
         except Exception:
             self._local.connection = None  # the next call opens a new one
             self._close(connection)
             raise
-        return revoked
+        return rows
 
     def _open(self) -> PoolProxiedConnection:
         with self._lock:
@@ -448,7 +489,7 @@ class RevocationProbe:
         with self._sessions() as session:
             engine = session.get_bind()
         assert isinstance(engine, Engine)
-        mark = "?" if engine.dialect.paramstyle == "qmark" else "%s"
+        mark = self._mark = "?" if engine.dialect.paramstyle == "qmark" else "%s"
         self._sql = (f"SELECT 1 FROM {RevocationEntry.__tablename__} "
                      f"WHERE issuer_key_id = {mark} AND serial = {mark}")
         event.listen(engine, "engine_disposed", self._disposed)

@@ -9,12 +9,13 @@ thread per request costs more than the answer). It serves only the responder's U
 - ``GET /healthz`` for a load balancer.
 
 An answer that needs neither a signature nor a write (a refusal, or a response held in
-memory: ``OcspResponder.respond_from_memory``) is given on the event loop; anything else
-(a nonce, a response to sign, a read through the ORM) runs on a small thread pool, so that one
-signature never holds up the answers behind it. Bad input gets an OCSP ``malformedRequest``
-(or an HTTP 4xx for a wrong method, media type or URL), a failure an OCSP ``internalError``:
-never a stack trace. It is started by ``jpki serve --ocsp-port`` (a thread of the service) or
-``jpki ocsp serve`` (a process of its own); certificates name it when ``ocsp_url`` is set.
+memory: ``OcspResponder.from_memory``) is given on the event loop, a ``good`` one after the
+revocation read that every ``good`` answer needs, batched over the requests waiting for it
+(``ProbeBatcher``); anything else (a nonce, a response to sign, a read through the ORM) runs
+on a small thread pool, so that one signature never holds up the answers behind it. Bad input
+gets an OCSP ``malformedRequest`` (or an HTTP 4xx for a wrong method, media type or URL), a
+failure an OCSP ``internalError``: never a stack trace. It is started by ``jpki serve
+--ocsp-port`` (a thread of the service) or ``jpki ocsp serve`` (a process of its own).
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ import json
 import logging
 import socket
 import threading
-from collections.abc import Awaitable, Callable, MutableMapping
+from collections.abc import Awaitable, Callable, MutableMapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import unquote
@@ -62,6 +63,10 @@ class OcspApp:
     pool: concurrent.futures.ThreadPoolExecutor = field(
         default_factory=lambda: concurrent.futures.ThreadPoolExecutor(
             POOL_THREADS, thread_name_prefix="ocsp"))
+    probes: ProbeBatcher = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.probes = ProbeBatcher(self.responder.revoked_among, self.pool)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":  # lifespan is off; websockets are not served
@@ -111,14 +116,58 @@ class OcspApp:
 
     async def _respond(self, request: bytes) -> bytes:
         try:
-            der = self.responder.respond_from_memory(request)
-            if der is None:
-                loop = asyncio.get_running_loop()
-                der = await loop.run_in_executor(self.pool, self.responder.respond, request)
+            found = self.responder.from_memory(request)
+            if isinstance(found, bytes):
+                return found
+            if found is not None and (not found.good or not await self.probes.revoked(
+                    found.issuer_key_id, found.serial)):
+                return found.der
+            loop = asyncio.get_running_loop()
+            return await loop.run_in_executor(self.pool, self.responder.respond, request)
         except Exception:  # a broken database or key store: the client hears internalError
             log.exception("OCSP responder failed")
             return error_response(ocsp.OCSPResponseStatus.INTERNAL_ERROR)
-        return der
+
+
+@dataclass
+class ProbeBatcher:
+    """The revocation reads of concurrent requests, batched: one read for all the requests
+    that arrived while the previous read ran.
+
+    A request's certificate is looked up by a read that starts after the request arrived, so
+    a revocation committed before it is always seen, as with one read per request; under load
+    one read serves many answers. The reads run on the pool, one at a time.
+    """
+
+    read: Callable[[Sequence[tuple[str, int]]], set[tuple[str, int]]]
+    pool: concurrent.futures.Executor
+    _waiting: list[tuple[tuple[str, int], asyncio.Future[bool]]] = field(default_factory=list)
+    _reading: asyncio.Task[None] | None = None
+
+    async def revoked(self, issuer_key_id: str, serial: int) -> bool:
+        loop = asyncio.get_running_loop()
+        answer: asyncio.Future[bool] = loop.create_future()
+        self._waiting.append(((issuer_key_id, serial), answer))
+        if self._reading is None:
+            self._reading = loop.create_task(self._drain())
+        return await answer
+
+    async def _drain(self) -> None:
+        loop = asyncio.get_running_loop()
+        try:
+            while self._waiting:
+                batch, self._waiting = self._waiting, []
+                try:
+                    revoked = await loop.run_in_executor(
+                        self.pool, self.read, [key for key, _ in batch])
+                except Exception as exc:  # each waiting request answers internalError
+                    for _, answer in batch:
+                        answer.set_exception(exc)
+                    continue
+                for key, answer in batch:
+                    answer.set_result(key in revoked)
+        finally:
+            self._reading = None
 
 
 def _from_get(scope: Scope) -> bytes | None:

@@ -3,7 +3,9 @@ on every backend: good → revoked, GET and POST, nonces, unknown serials, bad i
 
 from __future__ import annotations
 
+import asyncio
 import base64
+import concurrent.futures
 import http.client
 import json
 import os
@@ -11,7 +13,8 @@ import re
 import signal
 import subprocess
 import sys
-from collections.abc import Iterator
+import time
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from urllib.parse import quote
 
@@ -31,7 +34,7 @@ from tests.storage.conftest import Jpki, enrol_card
 from tests.storage.helpers import arrive
 from web.config import load_settings
 from web.metrics import Metrics
-from web.ocsp_server import OcspServer, bind
+from web.ocsp_server import OcspServer, ProbeBatcher, bind
 from web.services import Services
 
 OCSP_REQUEST = "application/ocsp-request"
@@ -171,9 +174,53 @@ def test_a_failing_responder_is_an_internal_error_answer(
     def broken(_request: bytes) -> bytes:
         raise RuntimeError("database gone")
 
-    monkeypatch.setattr(front.app.responder, "respond_from_memory", broken)
+    monkeypatch.setattr(front.app.responder, "from_memory", broken)
     answer = _post(front, _request(leaf, _root(services)))
     assert answer.response_status is ocsp.OCSPResponseStatus.INTERNAL_ERROR
+
+
+def test_the_revocation_reads_of_concurrent_requests_are_batched_and_exact() -> None:
+    reads: list[list[tuple[str, int]]] = []
+    revoked = {("k1", 3), ("k2", 8)}
+
+    def read(certificates: Sequence[tuple[str, int]]) -> set[tuple[str, int]]:
+        reads.append(list(certificates))
+        time.sleep(0.005)  # a database round trip: requests pile up meanwhile
+        return revoked & set(certificates)
+
+    asked = [(f"k{i % 3}", i % 10) for i in range(60)]
+
+    async def ask_all() -> list[bool]:
+        batcher = ProbeBatcher(read, pool)
+        return await asyncio.gather(*(batcher.revoked(k, s) for k, s in asked))
+
+    with concurrent.futures.ThreadPoolExecutor(2) as pool:
+        answers = asyncio.run(ask_all())
+    assert answers == [key in revoked for key in asked]
+    assert 1 <= len(reads) < len(asked)  # batched, and every key was in some read
+    assert sorted(k for batch in reads for k in batch) == sorted(asked)
+
+
+def test_a_failed_batched_read_fails_every_request_waiting_for_it() -> None:
+    def read(_certificates: Sequence[tuple[str, int]]) -> set[tuple[str, int]]:
+        raise OSError("database gone")
+
+    async def ask() -> list[bool | BaseException]:
+        batcher = ProbeBatcher(read, pool)
+        return await asyncio.gather(batcher.revoked("k", 1), batcher.revoked("k", 2),
+                                    return_exceptions=True)
+
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        assert all(isinstance(a, OSError) for a in asyncio.run(ask()))
+
+
+def test_revoked_among_reads_the_revocation_table(services: Services,
+                                                  leaf: x509.Certificate) -> None:
+    key_id, serial = _key_id(services), leaf.serial_number
+    asked = [(key_id, serial), (key_id, serial + 1), ("another-key", serial)]
+    assert services.revocation.ocsp.revoked_among(asked) == set()
+    services.revocation.service.revoke(CertRef(key_id, serial), Cause.BASIC_FOUR_CHANGED)
+    assert services.revocation.ocsp.revoked_among(asked) == {(key_id, serial)}
 
 
 def test_answers_are_counted_by_status(services: Services, front: OcspServer,
