@@ -20,13 +20,19 @@ from datetime import datetime, timedelta
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.hazmat.primitives.serialization import Encoding
-from sqlalchemy import select
+from sqlalchemy import Insert, Row, bindparam, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from ca.errors import CaConflict, CaNotFound, IssuanceRefused
 from ca.keystore import KeyStore
-from ca.tables import CaGeneration, CaLinkCertificate, IntendedCertificate, IssuedCertificate
+from ca.tables import (
+    Base,
+    CaGeneration,
+    CaLinkCertificate,
+    IntendedCertificate,
+    IssuedCertificate,
+)
 from pki import profile
 from pki.clock import Clock
 from pki.lint import blocks_issuance, lint_certificate, sign_with_throwaway
@@ -75,27 +81,32 @@ class CertificateAuthority:
         self._clock = clock
         self._keys = keys
         self.base_url = base_url.rstrip("/")
+        self._generations = _GenerationCache()
+        # per kind, the newest generation as last seen by an issuance: only a first guess
+        self._last_current: dict[CertKind, Generation] = {}
 
     # -- generations ---------------------------------------------------------------------------
 
     def generations(self, kind: CertKind) -> list[Generation]:
         with self._sessions() as session:
-            rows = session.scalars(select(CaGeneration).where(CaGeneration.kind == kind.value)
-                                   .order_by(CaGeneration.generation)).all()
-            return [_generation(row) for row in rows]
+            rows = session.execute(_ALL_OF_KIND, {"kind": kind.value}).all()
+        return [self._generations.get(row) for row in rows]
 
     def current(self, kind: CertKind) -> Generation:
-        generations = self.generations(kind)
-        if not generations:
+        """The newest generation of ``kind``, read from the database on every call (another
+        process may have rolled the CA over); only the parsed certificate is reused."""
+        with self._sessions() as session:
+            row = session.execute(_NEWEST_OF_KIND, {"kind": kind.value}).first()
+        if row is None:
             raise CaNotFound(f"the {kind.value} CA has no key yet: run `jpki ca init`")
-        return generations[-1]
+        return self._generations.get(row)
 
     def by_key_id(self, key_id: str) -> Generation:
         with self._sessions() as session:
-            row = session.scalars(select(CaGeneration).where(CaGeneration.key_id == key_id)).first()
-            if row is None:
-                raise CaNotFound(f"no CA generation with key id {key_id}")
-            return _generation(row)
+            row = session.execute(_BY_KEY_ID, {"key_id": key_id}).first()
+        if row is None:
+            raise CaNotFound(f"no CA generation with key id {key_id}")
+        return self._generations.get(row)
 
     def links(self, kind: CertKind) -> list[x509.Certificate]:
         with self._sessions() as session:
@@ -156,7 +167,8 @@ class CertificateAuthority:
                 session.add(row)
         except IntegrityError:
             raise CaConflict(f"generation {number} of the {kind.value} CA exists") from None
-        return _generation(row)
+        self._last_current.pop(kind, None)
+        return _generation(row.kind, row.generation, row.key_label, row.key_id, row.certificate)
 
     # -- issuance ------------------------------------------------------------------------------
 
@@ -172,50 +184,77 @@ class CertificateAuthority:
               partition: str | None = None) -> Issued:
         """Issue one certificate from the current generation of ``kind``.
 
-        ``build(issuer, serial)`` returns the intended certificate's builder.
+        ``build(issuer, serial)`` returns the intended certificate's builder. The issuer is the
+        generation current when the last certificate of ``kind`` was issued (else read now); the
+        transaction that records the intended certificate checks that it still is the newest,
+        and on a rollover (by any process) the certificate is built again for the new one.
         """
-        issuer = self.current(kind)
+        issuer = self._last_current.get(kind) or self.current(kind)
         for _ in range(5):
             serial = profile.random_serial()
             builder = build(issuer, serial)
             try:
                 cert = self._sign(builder, lint_as, issuer, kind=cert_kind,
                                   resident_code=resident_code, card_id=card_id,
-                                  partition=partition)
+                                  partition=partition, current_of=kind)
             except _SerialTaken:
+                continue
+            except _NotCurrent as rolled_over:
+                issuer = rolled_over.current
                 continue
             return Issued(serial=serial, certificate=cert, issuer=issuer)
         raise IssuanceRefused("could not draw an unused serial")  # 2^64: practically never
 
     def _sign(self, builder: x509.CertificateBuilder, lint_as: CertificateProfile,
               issuer: Generation, *, kind: str, resident_code: str | None = None,
-              card_id: str | None = None, partition: str | None = None) -> x509.Certificate:
-        """Lint, record the intended certificate, sign for real, store the issued one."""
+              card_id: str | None = None, partition: str | None = None,
+              current_of: CertKind | None = None) -> x509.Certificate:
+        """Lint, record the intended certificate, sign for real, store the issued one.
+
+        With ``current_of``, ``issuer`` must be the newest generation of that kind when the
+        intended certificate is recorded (``_NotCurrent`` otherwise, nothing recorded).
+        """
         trial = x509.load_der_x509_certificate(sign_with_throwaway(builder))
         findings = lint_certificate(_der(trial), lint_as)
         if blocks_issuance(findings):
             raise IssuanceRefused("the certificate fails its lint: "
                                   + "; ".join(str(f) for f in findings if f.blocks_issuance),
                                   findings=[f.code for f in findings])
-        serial = str(trial.serial_number)
+        row = {"issuer_key_id": issuer.key_id, "serial": str(trial.serial_number), "kind": kind,
+               "resident_code": resident_code, "card_id": card_id, "partition": partition}
         try:
-            with self._sessions() as session, session.begin():
-                session.add(IntendedCertificate(
-                    issuer_key_id=issuer.key_id, serial=serial, kind=kind,
-                    resident_code=resident_code, card_id=card_id, partition=partition,
-                    tbs_certificate=trial.tbs_certificate_bytes, created_at=self._clock.now()))
+            self._record_intended(issuer, current_of, {
+                **row, "tbs_certificate": trial.tbs_certificate_bytes,
+                "created_at": self._clock.now()})
         except IntegrityError:
             raise _SerialTaken from None
         cert = profile.sign(builder, self._keys.signer(issuer.key_label))
         if cert.tbs_certificate_bytes != trial.tbs_certificate_bytes:
             raise IssuanceRefused("the signed certificate differs from the linted one")
-        with self._sessions() as session, session.begin():
-            session.add(IssuedCertificate(
-                issuer_key_id=issuer.key_id, serial=serial, kind=kind,
-                resident_code=resident_code, card_id=card_id, partition=partition,
-                not_before=cert.not_valid_before_utc, not_after=cert.not_valid_after_utc,
-                certificate=_der(cert), issued_at=self._clock.now()))
+        self._insert(_INSERT_ISSUED, {
+            **row, "not_before": cert.not_valid_before_utc, "not_after": cert.not_valid_after_utc,
+            "certificate": _der(cert), "issued_at": self._clock.now()})
         return cert
+
+    def _record_intended(self, issuer: Generation, current_of: CertKind | None,
+                         values: dict[str, object]) -> None:
+        """The intended certificate's row, committed; in the same transaction, with
+        ``current_of``, the check that ``issuer`` is still the newest generation of that kind."""
+        with self._sessions() as session, session.begin():
+            if current_of is not None:
+                newest = session.execute(_NEWEST_OF_KIND, {"kind": current_of.value}).first()
+                if newest is None:
+                    raise CaNotFound(f"the {current_of.value} CA has no key any more")
+                current = self._generations.get(newest)
+                self._last_current[current_of] = current
+                if current.key_id != issuer.key_id:
+                    raise _NotCurrent(current)
+            session.execute(_INSERT_INTENDED, values)
+
+    def _insert(self, statement: Insert, values: dict[str, object]) -> None:
+        """One row, committed in its own write transaction (a Core insert: no unit of work)."""
+        with self._sessions() as session, session.begin():
+            session.execute(statement, values)
 
     def service_certificate(self, public_key: rsa.RSAPublicKey, *,
                             min_remaining: timedelta = timedelta(days=1)) -> x509.Certificate:
@@ -266,14 +305,60 @@ class _SerialTaken(Exception):
     pass
 
 
+class _NotCurrent(Exception):
+    """The issuer is no longer the newest generation: the CA was rolled over."""
+
+    def __init__(self, current: Generation) -> None:
+        super().__init__(f"{current.name} is now the current generation")
+        self.current = current
+
+
+# Core statements on the tables (no ORM entities), built once: building and cache-keying a
+# statement, or going through the ORM, costs more than running it on SQLite.
+_GENERATIONS = Base.metadata.tables[CaGeneration.__tablename__].c
+_GENERATION_COLUMNS = select(_GENERATIONS.kind, _GENERATIONS.generation, _GENERATIONS.key_label,
+                             _GENERATIONS.key_id, _GENERATIONS.certificate)
+_ALL_OF_KIND = _GENERATION_COLUMNS.where(_GENERATIONS.kind == bindparam("kind")).order_by(
+    _GENERATIONS.generation)
+_NEWEST_OF_KIND = _GENERATION_COLUMNS.where(_GENERATIONS.kind == bindparam("kind")).order_by(
+    _GENERATIONS.generation.desc()).limit(1)
+_BY_KEY_ID = _GENERATION_COLUMNS.where(_GENERATIONS.key_id == bindparam("key_id"))
+_INSERT_INTENDED = insert(Base.metadata.tables[IntendedCertificate.__tablename__])
+_INSERT_ISSUED = insert(Base.metadata.tables[IssuedCertificate.__tablename__])
+_GenerationRow = tuple[str, int, str, str, bytes]  # the columns of _GENERATION_COLUMNS
+
+
+class _GenerationCache:
+    """``Generation``s by their full row: a row read again is not parsed again.
+
+    Keyed by every column read, certificate bytes included, so a cached value is exactly what
+    parsing that row would give (generations are never updated, but this does not rely on it).
+    """
+
+    LIMIT = 64
+
+    def __init__(self) -> None:
+        self._by_row: dict[_GenerationRow, Generation] = {}
+
+    def get(self, row: Row[str, int, str, str, bytes]) -> Generation:
+        kind, number, key_label, key_id, certificate = row
+        key = (kind, number, key_label, key_id, certificate)
+        generation = self._by_row.get(key)
+        if generation is None:
+            if len(self._by_row) >= self.LIMIT:
+                self._by_row.clear()
+            generation = self._by_row[key] = _generation(*key)
+        return generation
+
+
 def _der(cert: x509.Certificate) -> bytes:
     return cert.public_bytes(Encoding.DER)
 
 
-def _generation(row: CaGeneration) -> Generation:
-    return Generation(kind=CertKind(row.kind), generation=row.generation,
-                      key_label=row.key_label, key_id=row.key_id,
-                      certificate=x509.load_der_x509_certificate(row.certificate))
+def _generation(kind: str, generation: int, key_label: str, key_id: str,
+                certificate: bytes) -> Generation:
+    return Generation(kind=CertKind(kind), generation=generation, key_label=key_label,
+                      key_id=key_id, certificate=x509.load_der_x509_certificate(certificate))
 
 
 def rsa_public(key: object) -> rsa.RSAPublicKey:

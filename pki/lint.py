@@ -2,25 +2,31 @@
 
 The CA signs its builder with a throwaway key (``sign_with_throwaway``), lints the DER
 (``lint_certificate``), refuses on any ``ERROR`` or ``FATAL`` finding, and only then signs with
-the real key. Findings come from pkilint's RFC 5280 validator set, built once per process
-(≈ 1.4 ms per certificate when reused), and from the JPKI profile checks in this module, which
-catch a builder that drifted from DESIGN.md §4.
+the real key. Findings come from pkilint's RFC 5280 validator set, built once per process, and
+from the JPKI profile checks in this module, which catch a builder that drifted from DESIGN.md §4.
+
+pkilint's validators all run on each certificate's own decoding, but driven by ``_Walker``
+rather than pkilint's ``ValidatorContainer`` walk (the same findings, in the same order, without
+asking every validator at every node), with byte-identical sub-values decoded once (see
+"decoded values, memoised"). Linting costs ≈ 2 ms per certificate.
 """
 
 from __future__ import annotations
 
 import functools
+import logging
 import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from enum import IntEnum
-from typing import Any
+from typing import Any, NamedTuple
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
-from pkilint import loader
+from pkilint import document, loader, validation
 from pkilint.pkix import certificate, extension, name
+from pkilint.pkix.certificate import certificate_extension
 
 from pki import oids
 from pki.basic_four import BasicFourError
@@ -65,11 +71,10 @@ def blocks_issuance(findings: Iterable[Finding]) -> bool:
 
 # -- pkilint -------------------------------------------------------------------------------------
 
-_LOCK = threading.Lock()  # pkilint does not promise thread safety; validation is ≈ 1.4 ms
+_LOCK = threading.Lock()  # pkilint (and the walker's caches) are not thread-safe; ≈ 1.5 ms
 
 
-@functools.cache
-def _rfc5280_validator() -> Any:
+def _new_rfc5280_validator() -> Any:
     """pkilint's RFC 5280 certificate validator container, as its lint_pkix_cert assembles it."""
     return certificate.create_pkix_certificate_validator_container(
         certificate.create_decoding_validators(
@@ -85,18 +90,247 @@ def _rfc5280_validator() -> Any:
     )
 
 
+@functools.cache
+def _rfc5280_validator() -> Any:
+    """pkilint's container, untouched: what ``_validate`` must agree with (see the tests)."""
+    return _new_rfc5280_validator()
+
+
+# -- a faster walk of pkilint's validator tree ---------------------------------------------------
+#
+# pkilint's ValidatorContainer asks every validator's ``match`` at every node (≈ 6,000 calls per
+# certificate), and nested containers walk their subtrees again. ``_Walker`` gives the same
+# results in the same order: per container, the validators whose static match criteria (path,
+# path regex, PDU class) fit a (PDU type, node path) are computed once and cached; ``match`` is
+# still called on each of them unless the base ``NodeVisitor.match`` with static criteria only
+# would decide exactly as the cache did.
+
+_log = logging.getLogger(__name__)
+_PLAN_LIMIT = 4096  # cached (PDU type, path) plans per container; cleared when exceeded
+
+# ``match`` implementations that begin with ``if not super().match(node): return False`` (or
+# ``return super().match(node) and ...``), so a failed static criterion means no match. Checked
+# against pkilint's sources by tests/unit/test_lint_speed.py.
+_MATCH_EXTENDS_BASE = (
+    validation.TypeMatchingValidator.match,
+    extension.ExtensionCriticalityValidator.match,
+    certificate_extension.ExtendedKeyUsageCriticalityValidator.match,
+)
+
+
+def _base_match_first(cls: type) -> bool:
+    """Whether every ``match`` along ``cls``'s MRO calls the next one first, down to the base."""
+    for klass in cls.__mro__:
+        method = klass.__dict__.get("match")
+        if method is document.NodeVisitor.match:
+            return True
+        if method is not None and method not in _MATCH_EXTENDS_BASE:
+            return False
+    return False
+
+
+def _plain_container(validator: Any) -> bool:
+    """A container that walks exactly as ``ValidatorContainer`` does (so ``_Walker`` may)."""
+    cls = type(validator)
+    base = validation.ValidatorContainer
+    return (isinstance(validator, base) and cls.validate is base.validate
+            and cls._validate_rec is base._validate_rec
+            and cls.validate_wrapper is validation.Validator.validate_wrapper)
+
+
+class _Step(NamedTuple):
+    """One validator of a container, as planned for a kind of node."""
+
+    validator: Any
+    walker: _Walker | None  # a nested plain container, walked by us
+    check: bool  # whether its full ``match`` must still be called
+
+
+class _Walker:
+    """Runs one ``ValidatorContainer`` like its ``validate``, with cached match plans."""
+
+    def __init__(self, container: Any) -> None:
+        self.container = container
+        self._validators = [
+            (v, _Walker(v) if _plain_container(v) else None, _base_match_first(type(v)))
+            for v in container.validators]
+        self._plans: dict[tuple[type, str], tuple[_Step, ...]] = {}
+
+    def walk(self, node: Any, results: list[Any]) -> None:
+        """``ValidatorContainer._validate_rec``: this node's validators, then its children."""
+        plan = self._plans.get((type(node.pdu), node.path))
+        if plan is None:
+            plan = self._plan(node)
+        for validator, walker, check in plan:
+            if check and not validator.match(node):
+                continue
+            if walker is not None:
+                walker.nested(node, results)
+                continue
+            result = validator.validate_wrapper(node)
+            if isinstance(result, list):
+                results += result
+            else:
+                results.append(result)
+        for child in node.children.values():  # read now: decoding validators add children
+            self.walk(child, results)
+
+    def nested(self, node: Any, results: list[Any]) -> None:
+        """This container as a validator of its parent (``Validator.validate_wrapper``)."""
+        own: list[Any] = []
+        try:
+            self.walk(node, own)
+        except validation.ValidationFindingEncountered as exc:
+            found = validation.ValidationFindingDescription(exc.finding, exc.message)
+        except Exception as exc:
+            _log.exception("Unhandled exception in validator %s on node %s",
+                           self.container.name, node.path)
+            found = validation.ValidationFindingDescription(
+                self.container.VALIDATION_FINDING_UNHANDLED_EXCEPTION, str(exc))
+        else:
+            results += own
+            return
+        results.append(validation.ValidationResult(self.container, node, [found]))
+
+    def _plan(self, node: Any) -> tuple[_Step, ...]:
+        """The steps for a node of this PDU type and path, computed and cached."""
+        if len(self._plans) >= _PLAN_LIMIT:
+            self._plans.clear()
+        plan = self._plans[type(node.pdu), node.path] = tuple(self._steps(node))
+        return plan
+
+    def _steps(self, node: Any) -> Iterable[_Step]:
+        for validator, walker, base_first in self._validators:
+            if not base_first:
+                yield _Step(validator, walker, check=True)
+                continue
+            static, dynamic = _static_match(validator, node)
+            if static:
+                yield _Step(validator, walker, check=dynamic)
+
+
+def _static_match(validator: Any, node: Any) -> tuple[bool, bool]:
+    """(whether ``NodeVisitor.match``'s static criteria pass, whether more must be asked).
+
+    Path and path regex depend on the node's path only, the PDU class test on its PDU's type
+    only (for a class with the plain ``type`` metaclass); anything else is left to ``match``.
+    """
+    if validator._path is not None and validator._path != node.path:
+        return False, False
+    if validator._path_re is not None and validator._path_re.match(node.path) is None:
+        return False, False
+    pdu_class = validator._pdu_class
+    dynamic = type(validator).match is not document.NodeVisitor.match or (
+        validator._pdu_supertype is not None or validator._predicate is not None)
+    if pdu_class is not None:
+        if type(pdu_class) is not type:
+            return True, True
+        if not isinstance(node.pdu, pdu_class):
+            return False, False
+    return True, dynamic
+
+
+# -- decoded values, memoised --------------------------------------------------------------------
+#
+# Most values that pkilint's decoding validators decode (extension values, name attribute
+# values, algorithm parameters, otherName values) are the same bytes in every certificate of a
+# CA. Decoding is a pure function of (bytes, schema), so the walker's own validator tree reuses
+# the pyasn1 value decoded from the same bytes with the same schema object; pkilint still builds
+# this certificate's nodes from it and runs every validator on them.
+
+_DECODED_LIMIT = 2048  # memoised (schema, bytes) values; cleared when exceeded; 0 turns it off
+
+
+class _DecodedValues:
+    """pyasn1 values by (schema object, substrate bytes), for ``_MemoDecoder``."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self._values: dict[tuple[int, bytes], tuple[Any, Any]] = {}
+
+    def get(self, schema: Any, substrate: bytes) -> Any:
+        found = self._values.get((id(schema), substrate))
+        return None if found is None else found[1]
+
+    def put(self, schema: Any, substrate: bytes, value: Any) -> None:
+        if len(self._values) >= self.limit:
+            self._values.clear()
+        self._values[id(schema), substrate] = (schema, value)  # the schema kept: its id stays
+
+
+def _memoise_decoders(container: Any, memo: _DecodedValues) -> None:
+    """Give every plain ``ValueDecoder`` of the tree a memoised ``decode_value``."""
+    for validator in container.validators:
+        if isinstance(validator, validation.ValidatorContainer):
+            _memoise_decoders(validator, memo)
+        decoder = getattr(validator, "decode_func", None)
+        if (isinstance(decoder, document.ValueDecoder)
+                and type(decoder).decode_value is document.ValueDecoder.decode_value
+                and type(decoder).retrieve_substrate is document.ValueDecoder.retrieve_substrate):
+            decoder.decode_value = _MemoDecoder(decoder, memo)
+
+
+class _MemoDecoder:
+    """``ValueDecoder.decode_value`` that reuses the value decoded from the same bytes."""
+
+    def __init__(self, decoder: Any, memo: _DecodedValues) -> None:
+        self._decoder = decoder
+        self._memo = memo
+
+    def __call__(self, node: Any, type_node: Any, value_node: Any, pdu_type: Any) -> Any:
+        if value_node is None or any(value_node.children):  # nothing to decode: pkilint's way
+            return document.ValueDecoder.decode_value(
+                self._decoder, node, type_node, value_node, pdu_type)
+        substrate = bytes(self._decoder.retrieve_substrate(value_node))
+        value = self._memo.get(pdu_type, substrate)
+        if value is None:
+            child = document.ValueDecoder.decode_value(
+                self._decoder, node, type_node, value_node, pdu_type)
+            self._memo.put(pdu_type, substrate, child.pdu)
+            return child
+        return document.create_and_append_node_from_pdu(value_node.document, value, value_node)
+
+
+@functools.cache
+def _rfc5280_walker() -> _Walker:
+    """The walker over its own copy of the validator tree (decoders memoised)."""
+    container = _new_rfc5280_validator()
+    if _DECODED_LIMIT:
+        _memoise_decoders(container, _DecodedValues(_DECODED_LIMIT))
+    return _Walker(container)
+
+
+def _validate(root: Any) -> list[Any]:
+    """What ``_rfc5280_validator().validate(root)`` returns, found faster."""
+    results: list[Any] = []
+    _rfc5280_walker().walk(root, results)
+    return results
+
+
 def _pkilint(der: bytes) -> list[Finding]:
     try:
-        document = loader.RFC5280CertificateDocumentLoader().load_der_document(der, "certificate")
+        doc = loader.RFC5280CertificateDocumentLoader().load_der_document(der, "certificate")
     except Exception as exc:  # pkilint raises its own and pyasn1's errors on bad substrate
         return [Finding(Severity.FATAL, "jpki.undecodable_certificate", str(exc))]
     with _LOCK:
-        results = _rfc5280_validator().validate(document.root)
-    return [
+        results = _validate(doc.root)
+    findings = [
         Finding(Severity(int(d.finding.severity)), d.finding.code, d.message, str(r.node.path))
         for r in results
         for d in r.finding_descriptions
     ]
+    _dismantle(doc)
+    return findings
+
+
+def _dismantle(doc: Any) -> None:
+    """Break the document tree's parent/child cycles, so it is freed at once, not by the GC."""
+    stack = [doc.root]
+    doc.root = None
+    while stack:
+        children = stack.pop().children
+        stack.extend(children.values())
+        children.clear()
 
 
 # -- JPKI profile checks -------------------------------------------------------------------------
@@ -122,15 +356,27 @@ _LEAVES = {
 }
 
 
-def _ext(cert: x509.Certificate, cls: type[Any]) -> x509.Extension[Any] | None:
-    try:
-        return cert.extensions.get_extension_for_class(cls)
-    except x509.ExtensionNotFound:
-        return None
+class _Cert(NamedTuple):
+    """A parsed certificate with its extensions by value type (looked up a dozen times)."""
+
+    cert: x509.Certificate
+    extensions: dict[type, x509.Extension[Any]]
+
+    @classmethod
+    def parse(cls, der: bytes) -> _Cert:
+        cert = x509.load_der_x509_certificate(der)
+        by_type: dict[type, x509.Extension[Any]] = {}
+        for ext in cert.extensions:  # DuplicateExtension for a repeated OID
+            by_type.setdefault(type(ext.value), ext)
+        return cls(cert, by_type)
 
 
-def _check_key_usage(cert: x509.Certificate, kind: CertificateProfile) -> Iterable[str]:
-    ku = _ext(cert, x509.KeyUsage)
+def _ext(c: _Cert, cls: type[Any]) -> x509.Extension[Any] | None:
+    return c.extensions.get(cls)
+
+
+def _check_key_usage(c: _Cert, kind: CertificateProfile) -> Iterable[str]:
+    ku = _ext(c, x509.KeyUsage)
     if ku is None or not ku.critical:
         yield "jpki.key_usage_missing_or_not_critical"
         return
@@ -139,7 +385,8 @@ def _check_key_usage(cert: x509.Certificate, kind: CertificateProfile) -> Iterab
         yield "jpki.key_usage_bits"
 
 
-def _check_basics(cert: x509.Certificate, kind: CertificateProfile) -> Iterable[str]:
+def _check_basics(c: _Cert, kind: CertificateProfile) -> Iterable[str]:
+    cert = c.cert
     if cert.signature_algorithm_oid != oids.SHA256_WITH_RSA:
         yield "jpki.signature_algorithm"
     key = cert.public_key()
@@ -154,55 +401,58 @@ def _check_basics(cert: x509.Certificate, kind: CertificateProfile) -> Iterable[
         yield "jpki.ca_subject_differs_from_issuer"
     if kind in _LEAVES and hierarchy is not None and hierarchy is not _LEAVES[kind]:
         yield "jpki.wrong_hierarchy"
-    bc = _ext(cert, x509.BasicConstraints)
+    bc = _ext(c, x509.BasicConstraints)
     is_ca = bc is not None and bc.value.ca
     if kind in _CA and (bc is None or not bc.critical or not is_ca):
         yield "jpki.basic_constraints"
     if kind not in _CA and is_ca:
         yield "jpki.end_entity_is_ca"
     for cls in (x509.SubjectKeyIdentifier, x509.AuthorityKeyIdentifier):
-        if _ext(cert, cls) is None:
+        if _ext(c, cls) is None:
             yield f"jpki.{cls.__name__}_missing"
 
 
-def _check_leaf(cert: x509.Certificate, kind: CertificateProfile) -> Iterable[str]:
-    policies = _ext(cert, x509.CertificatePolicies)
+def _check_leaf(c: _Cert, kind: CertificateProfile) -> Iterable[str]:
+    policies = _ext(c, x509.CertificatePolicies)
     wanted = _LEAVES[kind].policy
     if policies is None or [p.policy_identifier for p in policies.value] != [wanted]:
         yield "jpki.certificate_policy"
     for cls in (x509.IssuerAlternativeName, x509.CRLDistributionPoints,
                 x509.AuthorityInformationAccess):
-        if _ext(cert, cls) is None:
+        if _ext(c, cls) is None:
             yield f"jpki.{cls.__name__}_missing"
     if kind is CertificateProfile.SIGNING:
         try:
-            decode_basic_four(cert)
+            decode_basic_four(c.cert)
         except BasicFourError:
             yield "jpki.basic_four_san"
-    elif _ext(cert, x509.SubjectAlternativeName) is not None:
+    elif _ext(c, x509.SubjectAlternativeName) is not None:
         yield "jpki.personal_data_in_authentication_certificate"
 
 
-def _check_eku(cert: x509.Certificate, kind: CertificateProfile) -> Iterable[str]:
-    eku = _ext(cert, x509.ExtendedKeyUsage)
+def _check_eku(c: _Cert, kind: CertificateProfile) -> Iterable[str]:
+    eku = _ext(c, x509.ExtendedKeyUsage)
     if kind in _EKU and (eku is None or list(eku.value) != _EKU[kind]):
         yield "jpki.extended_key_usage"
     if kind not in _EKU and eku is not None:
         yield "jpki.unexpected_extended_key_usage"
-    if kind is CertificateProfile.OCSP_RESPONDER and _ext(cert, x509.OCSPNoCheck) is None:
+    if kind is CertificateProfile.OCSP_RESPONDER and _ext(c, x509.OCSPNoCheck) is None:
         yield "jpki.ocsp_nocheck_missing"
+
+
+_UNREADABLE = (ValueError, x509.DuplicateExtension, x509.UnsupportedGeneralNameType)
 
 
 def _jpki(der: bytes, kind: CertificateProfile) -> list[Finding]:
     try:
-        cert = x509.load_der_x509_certificate(der)
-        checks: list[Callable[[x509.Certificate, CertificateProfile], Iterable[str]]] = [
+        cert = _Cert.parse(der)
+        checks: list[Callable[[_Cert, CertificateProfile], Iterable[str]]] = [
             _check_basics, _check_key_usage, _check_eku,
         ]
         if kind in _LEAVES:
             checks.append(_check_leaf)
         codes = [code for check in checks for code in check(cert, kind)]
-    except ValueError as exc:  # cryptography refuses a malformed certificate or extension
+    except _UNREADABLE as exc:  # cryptography refuses a malformed certificate or extension
         return [Finding(Severity.FATAL, "jpki.unreadable_certificate", str(exc))]
     return [Finding(Severity.ERROR, code, f"not the JPKI {kind.value} profile") for code in codes]
 
@@ -217,13 +467,20 @@ def lint_certificate(der: bytes, kind: CertificateProfile) -> list[Finding]:
 
 # -- the throwaway signature ---------------------------------------------------------------------
 
+# The throwaway signature is never verified nor kept: only the TBS it covers matters, and that is
+# the same whatever the key size (the algorithm stays sha256WithRSAEncryption). RSA-1024 signs in
+# about a fifth of RSA-2048's time; pkilint's RFC 5280 validators do not look at the signature
+# value, so the findings are those of the really signed certificate (tests/unit/test_lint_speed.py).
+THROWAWAY_KEY_BITS = 1024
+
+
 @functools.cache
 def _throwaway_key() -> rsa.RSAPrivateKey:
-    return rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    return rsa.generate_private_key(public_exponent=65537, key_size=THROWAWAY_KEY_BITS)
 
 
 def sign_with_throwaway(builder: x509.CertificateBuilder) -> bytes:
-    """DER of the intended certificate signed with a per-process throwaway RSA-2048 key.
+    """DER of the intended certificate signed with a per-process throwaway RSA key.
 
     Every field but the signature value is what the real signature will cover, so linting this
     lints the certificate about to be issued.
