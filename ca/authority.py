@@ -76,11 +76,12 @@ class CertificateAuthority:
     """The only holder of CA keys (through its ``KeyStore``)."""
 
     def __init__(self, sessions: sessionmaker[Session], clock: Clock, keys: KeyStore,
-                 base_url: str) -> None:
+                 base_url: str, ocsp_url: str | None = None) -> None:
         self._sessions = sessions
         self._clock = clock
         self._keys = keys
         self.base_url = base_url.rstrip("/")
+        self.ocsp_url = ocsp_url or f"{self.base_url}/ocsp"  # the responder certificates name
         self._generations = _GenerationCache()
         # per kind, the newest generation as last seen by an issuance: only a first guess
         self._last_current: dict[CertKind, Generation] = {}
@@ -175,7 +176,7 @@ class CertificateAuthority:
     def endpoints(self, issuer: Generation, partition: str) -> Endpoints:
         """CRL partition of the issuing municipality, the OCSP responder, the CA certificate."""
         return Endpoints(crl_url=f"{self.base_url}/crl/{issuer.name}/{partition}.crl",
-                         ocsp_url=f"{self.base_url}/ocsp",
+                         ocsp_url=self.ocsp_url,
                          ca_issuers_url=f"{self.base_url}/ca/{issuer.name}.cer")
 
     def issue(self, build: Callable[[Generation, int], x509.CertificateBuilder],

@@ -28,6 +28,7 @@ class Settings:
     database_url: str
     municipality_code: str = "112089"  # the instance's default register (所沢市)
     base_url: str = "http://127.0.0.1:8000"  # where CRLs, CA certificates and OCSP are served
+    ocsp_url: str = ""  # the OCSP URL certificates name; "" = <base_url>/ocsp
     validity_rule: str = "three-years"  # or "fifth-birthday" (the My Number card rule)
     key_store: str = "file"  # CA keys: "file" (encrypted PKCS#8) or "pkcs11" (an HSM)
     pkcs11_module: str = ""  # the HSM's PKCS#11 library (key_store = "pkcs11")
@@ -59,11 +60,12 @@ def load_settings(home: str | Path | None = None, environ: dict[str, str] | None
             values[key] = env[ENV_PREFIX + key.upper()]
     values.setdefault("database_url", f"sqlite:///{home_path / 'jpki.sqlite3'}")
     for key, value in values.items():
-        if not isinstance(value, str) or (not value.strip() and not key.startswith("pkcs11")):
+        if not isinstance(value, str) or (
+                not value.strip() and not key.startswith("pkcs11") and key != "ocsp_url"):
             raise ConfigError(f"{key} must be a non-empty string")
     if not values["database_url"].startswith(("sqlite:", "postgresql")):
         raise ConfigError("database_url must be a sqlite: or postgresql URL")
-    for key in ("pkcs11_module", "pkcs11_token"):
+    for key in ("pkcs11_module", "pkcs11_token", "ocsp_url"):
         values.setdefault(key, "")
     _check_choices(values)
     code = values.get("municipality_code", "112089")
@@ -82,3 +84,7 @@ def _check_choices(values: dict[str, Any]) -> None:
         raise ConfigError("key_store = pkcs11 needs pkcs11_module and pkcs11_token")
     if not str(values.get("base_url", "http://x")).startswith("http://"):
         raise ConfigError("base_url must be an http:// URL (CRLs and OCSP are served over HTTP)")
+    ocsp_url = str(values.get("ocsp_url", ""))
+    if ocsp_url and (not ocsp_url.startswith("http://") or ocsp_url.endswith("/")):
+        raise ConfigError("ocsp_url must be an http:// URL without a trailing / (RFC 5019 GET "
+                          "requests append /<base64>), or empty for <base_url>/ocsp")

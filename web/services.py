@@ -56,7 +56,8 @@ class Services:
         """The certificate authority, the only user of the CA keys."""
         if self._ca is None:
             self._ca = CertificateAuthority(self.sessions, self.clock, self.keys,
-                                            self.settings.base_url)
+                                            self.settings.base_url,
+                                            self.settings.ocsp_url or None)
         return self._ca
 
     @property

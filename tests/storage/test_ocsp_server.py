@@ -263,3 +263,19 @@ def test_jpki_ocsp_serve_answers_until_sigterm(services: Services, card_instance
         process.send_signal(signal.SIGTERM)
         assert process.wait(timeout=20) == 0
     assert process.stdout.read().strip().endswith("stopped")
+
+
+def test_certificates_name_the_configured_ocsp_url(
+        monkeypatch: pytest.MonkeyPatch, jpki: Jpki, card_instance: Path,
+        register: Register) -> None:
+    """``ocsp_url`` set (the responder's own front): new certificates' AIA names it."""
+    monkeypatch.setenv("JPKI_OCSP_URL", "http://ocsp.city.example:8001/ocsp")
+    path, _ = enrol_card(jpki, card_instance, arrive(register), name="front.jcard")
+    pem = card_instance / "front.pem"
+    jpki("card", "read-cert", str(path), "--kind", "sign", "--pin-file",
+         str(card_instance / "sign.pin"), "-o", str(pem))
+    aia = x509.load_pem_x509_certificate(pem.read_bytes()).extensions.get_extension_for_class(
+        x509.AuthorityInformationAccess).value
+    assert [d.access_location.value for d in aia
+            if d.access_method == x509.AuthorityInformationAccessOID.OCSP] == [
+        "http://ocsp.city.example:8001/ocsp"]
