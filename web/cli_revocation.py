@@ -144,7 +144,7 @@ def ocsp_serve(services: Services, host: str, port: int) -> None:
 
     A process of its own beside `jpki serve`, which keeps revoking and pre-signing: a
     revocation committed by any process is seen by the very next request. Certificates name
-    <base_url>/ocsp: route that path here from the front proxy.
+    <base_url>/ocsp (route that path here from the front proxy), or ocsp_url when it is set.
     """
     from web.ocsp_server import bind
 

@@ -15,7 +15,8 @@ revocation read that every ``good`` answer needs, batched over the requests wait
 on a small thread pool, so that one signature never holds up the answers behind it. Bad input
 gets an OCSP ``malformedRequest`` (or an HTTP 4xx for a wrong method, media type or URL), a
 failure an OCSP ``internalError``: never a stack trace. It is started by ``jpki serve
---ocsp-port`` (a thread of the service) or ``jpki ocsp serve`` (a process of its own).
+--ocsp-port`` (a thread of the service) or ``jpki ocsp serve`` (a process of its own);
+certificates name it when the ``ocsp_url`` setting does.
 """
 
 from __future__ import annotations
