@@ -86,7 +86,7 @@ class OcspApp:
             else:
                 await self._answer(send, _from_get(scope), method == "HEAD")
         elif path == "/healthz" and method in ("GET", "HEAD"):
-            await _plain(send, 200, "ok")
+            await _send(send, 200, b"text/plain; charset=utf-8", b"ok\n")
         else:
             await _plain(send, 404, "this server answers OCSP requests at /ocsp only")
 
@@ -206,10 +206,16 @@ async def _body(receive: Receive) -> bytes | None:
 
 async def _plain(send: Send, status: int, text: str,
                  extra: list[tuple[bytes, bytes]] | None = None) -> None:
+    """A refusal as an RFC 9457 problem document."""
     body = (json.dumps({"status": status, "detail": text}) + "\n").encode()
+    await _send(send, status, b"application/problem+json", body, extra)
+
+
+async def _send(send: Send, status: int, media: bytes, body: bytes,
+                extra: list[tuple[bytes, bytes]] | None = None) -> None:
     await send({"type": "http.response.start", "status": status, "headers": [
-        (b"content-type", b"application/problem+json"),
-        (b"content-length", str(len(body)).encode()), *(extra or [])]})
+        (b"content-type", media), (b"content-length", str(len(body)).encode()),
+        *(extra or [])]})
     await send({"type": "http.response.body", "body": body})
 
 

@@ -162,8 +162,12 @@ def serve_until_stopped(services: Services, host: str, port: int, *, workers: bo
         what = "OCSP (own front)"
         console.print(f"  {what}{' ' * max(1, 24 - cell_len(what))}{running.ocsp.url}")
     base = services.settings.base_url.rstrip("/")
+    named_ocsp = services.settings.ocsp_url
+    if named_ocsp:
+        console.print(f"note: certificates name {named_ocsp} (ocsp_url) for OCSP")
     if base != url:
-        console.print(f"note: certificates name {base} (base_url) for their CRLs and OCSP")
+        console.print(f"note: certificates name {base} (base_url) for their CRLs"
+                      + ("" if named_ocsp else " and OCSP"))
     if announce is not None:
         announce(running)
     console.file.flush()

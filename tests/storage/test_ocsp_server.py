@@ -162,7 +162,7 @@ def test_bad_input_gets_malformed_request_or_a_4xx_never_a_500(
                                     headers)
         assert status == code and media == "application/problem+json"
         assert json.loads(body)["status"] == code
-    assert _http(front, "GET", "/healthz")[0] == 200
+    assert _http(front, "GET", "/healthz") == (200, "text/plain; charset=utf-8", b"ok\n")
     # and the responder still answers after all that
     assert _post(front, _request(leaf, _root(services))).certificate_status \
         is ocsp.OCSPCertStatus.GOOD
