@@ -84,7 +84,7 @@ class OcspApp:
                 await _plain(send, 405, "GET /ocsp/<base64 of the request>",
                              [(b"allow", b"GET, HEAD")])
             else:
-                await self._answer(send, _from_get(scope), method == "HEAD")
+                await self._answer(send, _from_get(scope), method)
         elif path == "/healthz" and method in ("GET", "HEAD"):
             await _send(send, 200, b"text/plain; charset=utf-8", b"ok\n")
         else:
@@ -98,11 +98,11 @@ class OcspApp:
             return
         length = headers.get(b"content-length", b"")
         if length.isdigit() and int(length) > MAX_REQUEST:
-            await self._answer(send, None, False)  # not read: the connection is closed after
+            await self._answer(send, None, "POST")  # not read: the connection is closed after
             return
-        await self._answer(send, await _body(receive), False)
+        await self._answer(send, await _body(receive), "POST")
 
-    async def _answer(self, send: Send, request: bytes | None, head_only: bool) -> None:
+    async def _answer(self, send: Send, request: bytes | None, method: str) -> None:
         """The responder's answer to ``request`` (``None``: malformed before parsing)."""
         if request is None:
             der = error_response(ocsp.OCSPResponseStatus.MALFORMED_REQUEST)
@@ -110,10 +110,10 @@ class OcspApp:
             der = await self._respond(request)
         if self.counters is not None:
             self.counters.count_ocsp(ocsp_status(der))
-            self.counters.count_request("GET" if head_only else "POST", ENDPOINT, 200)
+            self.counters.count_request(method, ENDPOINT, 200)
         await send({"type": "http.response.start", "status": 200, "headers": [
             (b"content-type", OCSP_RESPONSE), (b"content-length", str(len(der)).encode())]})
-        await send({"type": "http.response.body", "body": b"" if head_only else der})
+        await send({"type": "http.response.body", "body": b"" if method == "HEAD" else der})
 
     async def _respond(self, request: bytes) -> bytes:
         try:

@@ -227,9 +227,14 @@ def test_answers_are_counted_by_status(services: Services, front: OcspServer,
                                        leaf: x509.Certificate) -> None:
     _post(front, _request(leaf, _root(services)))
     _post(front, b"junk")
+    encoded = base64.b64encode(_request(leaf, _root(services))).decode()
+    assert _http(front, "GET", "/ocsp/" + encoded)[0] == 200
     assert front.app.counters is not None
     counted = front.app.counters.ocsp_responses()
-    assert counted.get("good") == 1 and counted.get("malformed_request") == 1
+    assert counted.get("good") == 2 and counted.get("malformed_request") == 1
+    requests = front.app.counters.requests()
+    assert requests[("POST", "ocsp_server", "200")] == 2
+    assert requests[("GET", "ocsp_server", "200")] == 1
 
 
 def test_a_port_in_use_fails_at_bind(services: Services, front: OcspServer) -> None:
