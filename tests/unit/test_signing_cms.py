@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import subprocess
-from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 
@@ -23,25 +22,11 @@ from tests.unit.test_verify import (
     Evidence,
     Holder,
     good,
-    make_authority,
-    make_holder,
     new_key,
 )
 from tests.unit.test_verify import pem as pem_of
 
 SIGNED_AT = AT - timedelta(minutes=5)
-
-
-@pytest.fixture(scope="module")
-def authority() -> Authority:
-    return make_authority()
-
-
-@pytest.fixture(scope="module")
-def holder(authority: Authority, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Holder]:
-    opened = make_holder(authority, tmp_path_factory.mktemp("card"))
-    yield opened
-    opened.card.close()
 
 
 @pytest.fixture(scope="module")

@@ -27,7 +27,6 @@ from tests.unit.test_verify import (
     Evidence,
     Holder,
     good,
-    make_authority,
     make_holder,
 )
 
@@ -44,18 +43,6 @@ def make_pdf() -> bytes:
     page.showPage()
     page.save()
     return buffer.getvalue()
-
-
-@pytest.fixture(scope="module")
-def authority() -> Authority:
-    return make_authority()
-
-
-@pytest.fixture(scope="module")
-def holder(authority: Authority, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Holder]:
-    opened = make_holder(authority, tmp_path_factory.mktemp("card"))
-    yield opened
-    opened.card.close()
 
 
 @pytest.fixture(scope="module")

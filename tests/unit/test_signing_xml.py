@@ -44,18 +44,6 @@ DS = f"{{{DS_NS}}}"
 
 
 @pytest.fixture(scope="module")
-def authority() -> Authority:
-    return make_authority()
-
-
-@pytest.fixture(scope="module")
-def holder(authority: Authority, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Holder]:
-    opened = make_holder(authority, tmp_path_factory.mktemp("card"))
-    yield opened
-    opened.card.close()
-
-
-@pytest.fixture(scope="module")
 def accountant(authority: Authority,
                tmp_path_factory: pytest.TempPathFactory) -> Iterator[Holder]:
     """A tax accountant (税理士) who co-signs the return with their own card."""

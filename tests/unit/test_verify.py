@@ -240,18 +240,6 @@ def xmlsec1_verify(document: bytes, root: x509.Certificate, folder: Path, n: int
 # -- fixtures --------------------------------------------------------------------------------------
 
 @pytest.fixture(scope="module")
-def authority() -> Authority:
-    return make_authority()
-
-
-@pytest.fixture(scope="module")
-def holder(authority: Authority, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Holder]:
-    opened = make_holder(authority, tmp_path_factory.mktemp("card"))
-    yield opened
-    opened.card.close()
-
-
-@pytest.fixture(scope="module")
 def accountant(authority: Authority,
                tmp_path_factory: pytest.TempPathFactory) -> Iterator[Holder]:
     opened = make_holder(authority, tmp_path_factory.mktemp("card2"), family="佐藤",

@@ -6,7 +6,6 @@ Each test counts the path validations pyhanko-certvalidator really performs.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -26,22 +25,9 @@ from tests.unit.test_verify import (
     Holder,
     good,
     make_authority,
-    make_holder,
 )
 
 LONG = timedelta(days=30)  # a cache whose own age limit never decides: the evidence does
-
-
-@pytest.fixture(scope="module")
-def authority() -> Authority:
-    return make_authority()
-
-
-@pytest.fixture(scope="module")
-def holder(authority: Authority, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Holder]:
-    opened = make_holder(authority, tmp_path_factory.mktemp("card"))
-    yield opened
-    opened.card.close()
 
 
 @pytest.fixture(scope="module")
