@@ -129,10 +129,9 @@ class OcspResponder:
         issuer, certid, nonce = parsed
         if nonce is not None or not isinstance(certid.algorithm, hashes.SHA1):
             return None
-        held = self._memory.get(issuer.key_id, certid.serial)
-        if held is None or held.stale_at <= self._clock.now():
-            return None
-        return HeldAnswer(issuer.key_id, certid.serial, held.der, held.good)
+        held = self._fresh(issuer.key_id, certid.serial)
+        return None if held is None else HeldAnswer(issuer.key_id, certid.serial, held.der,
+                                                    held.good)
 
     def revoked_among(self, certificates: Sequence[tuple[str, int]]) -> set[tuple[str, int]]:
         """Which of these ``(issuer key id, serial)`` are revoked, as committed now (one read
@@ -289,11 +288,15 @@ class OcspResponder:
     def _from_memory(self, issuer_key_id: str, serial: int) -> bytes | None:
         """The response kept in memory if still fresh and, for a ``good`` one, the certificate
         still not revoked (revocations are never undone: a ``revoked`` one needs no read)."""
-        held = self._memory.get(issuer_key_id, serial)
-        if held is not None and held.stale_at > self._clock.now() and (
-                not held.good or not self._revoked(issuer_key_id, serial)):
+        held = self._fresh(issuer_key_id, serial)
+        if held is not None and (not held.good or not self._revoked(issuer_key_id, serial)):
             return held.der
         return None
+
+    def _fresh(self, issuer_key_id: str, serial: int) -> HeldResponse | None:
+        """The response kept in memory, if it is not yet due for a refresh."""
+        held = self._memory.get(issuer_key_id, serial)
+        return held if held is not None and held.stale_at > self._clock.now() else None
 
     def _store(self, issuer_key_id: str, serial: int, state: CertStatus, now: datetime,
                der: bytes) -> None:
