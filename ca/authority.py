@@ -8,19 +8,21 @@ Issuance, for every certificate: the intended certificate is built, signed with 
 and linted (pkilint + the JPKI profile checks); any ERROR or FATAL finding refuses it. Then its
 random serial and TBS are stored (committed) *before* the real signature, so a serial is never
 reused whatever happens next; then the CA key signs the very same TBS and the certificate goes
-into the append-only issued store.
+into the append-only issued store. Certificates issued together (``issue_together``: a card's
+pair) take these steps as one: all linted, all intended rows in one transaction, all issued
+rows in another, so a failure leaves none of them issued.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.hazmat.primitives.serialization import Encoding
-from sqlalchemy import Insert, Row, bindparam, insert, select
+from sqlalchemy import Row, bindparam, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -129,16 +131,17 @@ class CertificateAuthority:
         new = self._new_generation(kind, old.generation + 1)
         now = self._now()
         not_after = min(old.certificate.not_valid_after_utc, new.certificate.not_valid_after_utc)
-        new_with_old = self._sign(
-            profile.new_with_old(old.certificate, rsa_public(new.certificate.public_key()),
-                                 serial=profile.random_serial(), not_before=now,
-                                 not_after=not_after),
-            CertificateProfile.LINK, old, kind="link")
-        old_with_new = self._sign(
-            profile.old_with_new(new.certificate, rsa_public(old.certificate.public_key()),
-                                 serial=profile.random_serial(), not_before=now,
-                                 not_after=not_after),
-            CertificateProfile.LINK, new, kind="link")
+        new_with_old, old_with_new = self._sign_and_store([
+            self._lint(profile.new_with_old(old.certificate,
+                                            rsa_public(new.certificate.public_key()),
+                                            serial=profile.random_serial(), not_before=now,
+                                            not_after=not_after),
+                       CertificateProfile.LINK, old, kind="link"),
+            self._lint(profile.old_with_new(new.certificate,
+                                            rsa_public(old.certificate.public_key()),
+                                            serial=profile.random_serial(), not_before=now,
+                                            not_after=not_after),
+                       CertificateProfile.LINK, new, kind="link")])
         with self._sessions() as session, session.begin():
             for cert, subject, issuer in ((new_with_old, new, old), (old_with_new, old, new)):
                 session.add(CaLinkCertificate(
@@ -183,79 +186,102 @@ class CertificateAuthority:
               lint_as: CertificateProfile, kind: CertKind, *, cert_kind: str,
               resident_code: str | None = None, card_id: str | None = None,
               partition: str | None = None) -> Issued:
-        """Issue one certificate from the current generation of ``kind``.
+        """Issue one certificate from the current generation of ``kind`` (see ``Request``)."""
+        return self.issue_together([Request(build, lint_as, kind, cert_kind, resident_code,
+                                            card_id, partition)])[0]
 
-        ``build(issuer, serial)`` returns the intended certificate's builder. The issuer is the
-        generation current when the last certificate of ``kind`` was issued (else read now); the
-        transaction that records the intended certificate checks that it still is the newest,
-        and on a rollover (by any process) the certificate is built again for the new one.
+    def issue_together(self, requests: Sequence[Request]) -> list[Issued]:
+        """Issue several certificates (a card's pair) as one: all or none recorded.
+
+        Every certificate is built and linted first; any finding at ERROR or above refuses the
+        whole lot before anything is stored. Then one transaction records every intended
+        certificate and checks that each issuer is still the newest generation of its kind
+        (another process may have rolled a CA over: the lot is then built again for the new
+        generation). Then the real signatures, and one transaction stores every issued one.
         """
-        issuer = self._last_current.get(kind) or self.current(kind)
+        issuers = {r.kind: self._last_current.get(r.kind) or self.current(r.kind)
+                   for r in requests}
         for _ in range(5):
-            serial = profile.random_serial()
-            builder = build(issuer, serial)
+            linted = [self._lint(r.build(issuers[r.kind], profile.random_serial()), r.lint_as,
+                                 issuers[r.kind], kind=r.cert_kind,
+                                 resident_code=r.resident_code, card_id=r.card_id,
+                                 partition=r.partition)
+                      for r in requests]
             try:
-                cert = self._sign(builder, lint_as, issuer, kind=cert_kind,
-                                  resident_code=resident_code, card_id=card_id,
-                                  partition=partition, current_of=kind)
+                certs = self._sign_and_store(linted, current_of={r.kind for r in requests})
             except _SerialTaken:
                 continue
             except _NotCurrent as rolled_over:
-                issuer = rolled_over.current
+                issuers[rolled_over.current.kind] = rolled_over.current
                 continue
-            return Issued(serial=serial, certificate=cert, issuer=issuer)
+            return [Issued(serial=cert.serial_number, certificate=cert, issuer=one.issuer)
+                    for one, cert in zip(linted, certs, strict=True)]
         raise IssuanceRefused("could not draw an unused serial")  # 2^64: practically never
 
-    def _sign(self, builder: x509.CertificateBuilder, lint_as: CertificateProfile,
+    def _lint(self, builder: x509.CertificateBuilder, lint_as: CertificateProfile,
               issuer: Generation, *, kind: str, resident_code: str | None = None,
-              card_id: str | None = None, partition: str | None = None,
-              current_of: CertKind | None = None) -> x509.Certificate:
-        """Lint, record the intended certificate, sign for real, store the issued one.
-
-        With ``current_of``, ``issuer`` must be the newest generation of that kind when the
-        intended certificate is recorded (``_NotCurrent`` otherwise, nothing recorded).
-        """
+              card_id: str | None = None, partition: str | None = None) -> _Linted:
+        """The intended certificate signed with a throwaway key and linted; refused on any
+        finding at ERROR or above."""
         trial = x509.load_der_x509_certificate(sign_with_throwaway(builder))
         findings = lint_certificate(_der(trial), lint_as)
         if blocks_issuance(findings):
             raise IssuanceRefused("the certificate fails its lint: "
                                   + "; ".join(str(f) for f in findings if f.blocks_issuance),
                                   findings=[f.code for f in findings])
-        row = {"issuer_key_id": issuer.key_id, "serial": str(trial.serial_number), "kind": kind,
-               "resident_code": resident_code, "card_id": card_id, "partition": partition}
+        return _Linted(issuer, builder, trial, {
+            "issuer_key_id": issuer.key_id, "serial": str(trial.serial_number), "kind": kind,
+            "resident_code": resident_code, "card_id": card_id, "partition": partition})
+
+    def _sign_and_store(self, linted: Sequence[_Linted], *,
+                        current_of: Iterable[CertKind] = ()) -> list[x509.Certificate]:
+        """Record the intended certificates (one transaction), sign each for real, store the
+        issued ones (one transaction).
+
+        For each kind in ``current_of``, the issuers of that kind must be its newest generation
+        when the intended certificates are recorded (``_NotCurrent`` otherwise, nothing
+        recorded); a serial already used gives ``_SerialTaken``, nothing recorded.
+        """
+        now = self._clock.now()
         try:
-            self._record_intended(issuer, current_of, {
-                **row, "tbs_certificate": trial.tbs_certificate_bytes,
-                "created_at": self._clock.now()})
+            self._record_intended(linted, set(current_of), [
+                {**one.row, "tbs_certificate": one.trial.tbs_certificate_bytes,
+                 "created_at": now} for one in linted])
         except IntegrityError:
             raise _SerialTaken from None
-        cert = profile.sign(builder, self._keys.signer(issuer.key_label))
-        if cert.tbs_certificate_bytes != trial.tbs_certificate_bytes:
-            raise IssuanceRefused("the signed certificate differs from the linted one")
-        self._insert(_INSERT_ISSUED, {
-            **row, "not_before": cert.not_valid_before_utc, "not_after": cert.not_valid_after_utc,
-            "certificate": _der(cert), "issued_at": self._clock.now()})
-        return cert
-
-    def _record_intended(self, issuer: Generation, current_of: CertKind | None,
-                         values: dict[str, object]) -> None:
-        """The intended certificate's row, committed; in the same transaction, with
-        ``current_of``, the check that ``issuer`` is still the newest generation of that kind."""
+        certs = []
+        for one in linted:
+            cert = profile.sign(one.builder, self._keys.signer(one.issuer.key_label))
+            if cert.tbs_certificate_bytes != one.trial.tbs_certificate_bytes:
+                raise IssuanceRefused("the signed certificate differs from the linted one")
+            certs.append(cert)
+        issued_at = self._clock.now()
         with self._sessions() as session, session.begin():
-            if current_of is not None:
-                newest = session.execute(_NEWEST_OF_KIND, {"kind": current_of.value}).first()
-                if newest is None:
-                    raise CaNotFound(f"the {current_of.value} CA has no key any more")
-                current = self._generations.get(newest)
-                self._last_current[current_of] = current
-                if current.key_id != issuer.key_id:
-                    raise _NotCurrent(current)
-            session.execute(_INSERT_INTENDED, values)
+            session.execute(_INSERT_ISSUED, [
+                {**one.row, "not_before": cert.not_valid_before_utc,
+                 "not_after": cert.not_valid_after_utc, "certificate": _der(cert),
+                 "issued_at": issued_at}
+                for one, cert in zip(linted, certs, strict=True)])
+        return certs
 
-    def _insert(self, statement: Insert, values: dict[str, object]) -> None:
-        """One row, committed in its own write transaction (a Core insert: no unit of work)."""
+    def _record_intended(self, linted: Sequence[_Linted], current_of: set[CertKind],
+                         rows: list[dict[str, object]]) -> None:
+        """The intended certificates' rows, committed together; in the same transaction, the
+        check that the issuers of each kind in ``current_of`` are still its newest generation."""
         with self._sessions() as session, session.begin():
-            session.execute(statement, values)
+            if current_of:
+                newest: dict[str, str] = dict(session.execute(_NEWEST_KEY_IDS).all())
+                for kind in current_of:
+                    if kind.value not in newest:
+                        raise CaNotFound(f"the {kind.value} CA has no key any more")
+                for one in linted:
+                    kind = one.issuer.kind
+                    if kind in current_of and newest[kind.value] != one.issuer.key_id:
+                        row = session.execute(_NEWEST_OF_KIND, {"kind": kind.value}).one()
+                        current = self._last_current[kind] = self._generations.get(row)
+                        raise _NotCurrent(current)
+                    self._last_current[kind] = one.issuer
+            session.execute(_INSERT_INTENDED, rows)
 
     def service_certificate(self, public_key: rsa.RSAPublicKey, *,
                             min_remaining: timedelta = timedelta(days=1)) -> x509.Certificate:
@@ -302,6 +328,33 @@ class CertificateAuthority:
         return self._clock.now().replace(microsecond=0)
 
 
+@dataclass(frozen=True)
+class Request:
+    """One certificate to issue from the current generation of ``kind``.
+
+    ``build(issuer, serial)`` returns the intended certificate's builder; it may be called
+    again (for another serial, or another generation after a rollover).
+    """
+
+    build: Callable[[Generation, int], x509.CertificateBuilder]
+    lint_as: CertificateProfile
+    kind: CertKind
+    cert_kind: str  # the issued store's kind: sign, auth, ocsp, service
+    resident_code: str | None = None
+    card_id: str | None = None
+    partition: str | None = None
+
+
+@dataclass(frozen=True)
+class _Linted:
+    """A built certificate that passed its lint, with the columns of its stored rows."""
+
+    issuer: Generation
+    builder: x509.CertificateBuilder
+    trial: x509.Certificate  # signed with the throwaway key: its TBS is the one to sign
+    row: dict[str, object]
+
+
 class _SerialTaken(Exception):
     pass
 
@@ -323,6 +376,10 @@ _ALL_OF_KIND = _GENERATION_COLUMNS.where(_GENERATIONS.kind == bindparam("kind"))
     _GENERATIONS.generation)
 _NEWEST_OF_KIND = _GENERATION_COLUMNS.where(_GENERATIONS.kind == bindparam("kind")).order_by(
     _GENERATIONS.generation.desc()).limit(1)
+_NEWER = Base.metadata.tables[CaGeneration.__tablename__].alias("newer")
+_NEWEST_KEY_IDS = select(_GENERATIONS.kind, _GENERATIONS.key_id).where(
+    ~select(_NEWER.c.generation).where(_NEWER.c.kind == _GENERATIONS.kind,
+                                      _NEWER.c.generation > _GENERATIONS.generation).exists())
 _BY_KEY_ID = _GENERATION_COLUMNS.where(_GENERATIONS.key_id == bindparam("key_id"))
 _INSERT_INTENDED = insert(Base.metadata.tables[IntendedCertificate.__tablename__])
 _INSERT_ISSUED = insert(Base.metadata.tables[IssuedCertificate.__tablename__])

@@ -12,7 +12,7 @@ from datetime import datetime
 
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from ca.authority import CertificateAuthority, Issued
+from ca.authority import CertificateAuthority, Issued, Request
 from ca.errors import NotEligible
 from pki import profile
 from pki.basic_four import BasicFour
@@ -66,18 +66,18 @@ def basic_four_of(holder: Holder) -> BasicFour:
     return BasicFour.from_register(family, given, holder.sex, holder.birth_date, holder.address)
 
 
-def issue_signing(ca: CertificateAuthority, holder: Holder, *, card_id: str,
-                  key: rsa.RSAPublicKey, issued_at: datetime,
-                  rule: ValidityRule = ValidityRule.THREE_YEARS) -> Issued:
-    """Issue a signing certificate with the holder's basic four for ``key`` on card ``card_id``
-    (enrolment, renewal, re-issue); ``NotEligible`` for a removed record or under 15."""
+def signing_request(ca: CertificateAuthority, holder: Holder, *, card_id: str,
+                    key: rsa.RSAPublicKey, issued_at: datetime,
+                    rule: ValidityRule = ValidityRule.THREE_YEARS) -> Request:
+    """What the CA needs to issue a signing certificate with the holder's basic four for
+    ``key`` on card ``card_id``; ``NotEligible`` for a removed record or under 15."""
     if not check_eligible(holder, issued_at):
         raise NotEligible("no signing certificate for a holder under 15",
                           resident_code=holder.resident_code)
     partition = holder.municipality_code
     basic_four = basic_four_of(holder)
     validity = signing_validity(issued_at, holder.birth_date, rule)
-    return ca.issue(
+    return Request(
         lambda issuer, serial: profile.signing_certificate(
             issuer.certificate, key, serial=serial,
             not_before=validity.not_before,
@@ -89,15 +89,15 @@ def issue_signing(ca: CertificateAuthority, holder: Holder, *, card_id: str,
         resident_code=holder.resident_code, card_id=card_id, partition=partition)
 
 
-def issue_authentication(ca: CertificateAuthority, holder: Holder, *, card_id: str,
-                         key: rsa.RSAPublicKey, issued_at: datetime,
-                         rule: ValidityRule = ValidityRule.THREE_YEARS) -> Issued:
-    """Issue an authentication certificate for ``key`` on card ``card_id``; ``NotEligible``
-    for a removed record."""
+def authentication_request(ca: CertificateAuthority, holder: Holder, *, card_id: str,
+                           key: rsa.RSAPublicKey, issued_at: datetime,
+                           rule: ValidityRule = ValidityRule.THREE_YEARS) -> Request:
+    """What the CA needs to issue an authentication certificate for ``key`` on card
+    ``card_id``; ``NotEligible`` for a removed record."""
     check_eligible(holder, issued_at)
     partition = holder.municipality_code
     validity = authentication_validity(issued_at, holder.birth_date, rule)
-    return ca.issue(
+    return Request(
         lambda issuer, serial: profile.authentication_certificate(
             issuer.certificate, key, serial=serial, not_before=validity.not_before,
             not_after=min(validity.not_after, issuer.certificate.not_valid_after_utc),
@@ -106,19 +106,37 @@ def issue_authentication(ca: CertificateAuthority, holder: Holder, *, card_id: s
         resident_code=holder.resident_code, card_id=card_id, partition=partition)
 
 
+def issue_signing(ca: CertificateAuthority, holder: Holder, *, card_id: str,
+                  key: rsa.RSAPublicKey, issued_at: datetime,
+                  rule: ValidityRule = ValidityRule.THREE_YEARS) -> Issued:
+    """Issue a signing certificate (renewal, re-issue); see ``signing_request``."""
+    return ca.issue_together([signing_request(ca, holder, card_id=card_id, key=key,
+                                              issued_at=issued_at, rule=rule)])[0]
+
+
+def issue_authentication(ca: CertificateAuthority, holder: Holder, *, card_id: str,
+                         key: rsa.RSAPublicKey, issued_at: datetime,
+                         rule: ValidityRule = ValidityRule.THREE_YEARS) -> Issued:
+    """Issue an authentication certificate (renewal, re-issue); see
+    ``authentication_request``."""
+    return ca.issue_together([authentication_request(ca, holder, card_id=card_id, key=key,
+                                                     issued_at=issued_at, rule=rule)])[0]
+
+
 def issue_pair(ca: CertificateAuthority, holder: Holder, *, card_id: str,
                signing_key: rsa.RSAPublicKey | None, auth_key: rsa.RSAPublicKey,
                issued_at: datetime, rule: ValidityRule = ValidityRule.THREE_YEARS
                ) -> CertificatePair:
     """Issue the authentication certificate and, if the holder may have one, the signing
-    certificate, for keys generated on the card ``card_id``."""
-    signing_allowed = check_eligible(holder, issued_at)
-    signing = None
-    if signing_allowed:
+    certificate, for keys generated on the card ``card_id``: both or neither."""
+    requests = []
+    if check_eligible(holder, issued_at):
         if signing_key is None:
             raise NotEligible("the card has no signing key")
-        signing = issue_signing(ca, holder, card_id=card_id, key=signing_key,
-                                issued_at=issued_at, rule=rule)
-    authentication = issue_authentication(ca, holder, card_id=card_id, key=auth_key,
-                                          issued_at=issued_at, rule=rule)
-    return CertificatePair(signing=signing, authentication=authentication)
+        requests.append(signing_request(ca, holder, card_id=card_id, key=signing_key,
+                                        issued_at=issued_at, rule=rule))
+    requests.append(authentication_request(ca, holder, card_id=card_id, key=auth_key,
+                                           issued_at=issued_at, rule=rule))
+    *signing, authentication = ca.issue_together(requests)
+    return CertificatePair(signing=signing[0] if signing else None,
+                           authentication=authentication)

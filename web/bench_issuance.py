@@ -4,9 +4,10 @@ All on one thread (one core), on a scratch SQLite database with a file key store
 
 - **raw**: RSA-2048 PKCS#1 v1.5 signatures per second with a CA key (the reference);
 - **signing path**: ``pki.profile.sign`` of prepared certificate builders (build + sign);
-- **issuance**: ``ca.enrolment.issue_pair`` for prepared card keys — lint (pkilint and the profile
-  checks, on a throwaway-signed copy), the intended certificate committed, the real signature,
-  the issued certificate committed; card key generation excluded;
+- **issuance**: ``ca.enrolment.issue_pair`` for prepared card keys and a different resident each
+  time — lint (pkilint and the profile checks, on a throwaway-signed copy), the pair's intended
+  certificates committed, the real signatures, the issued certificates committed; card key
+  generation excluded;
 - **enrolments per minute**: complete enrolments including the card's two key generations.
 """
 
@@ -14,7 +15,7 @@ from __future__ import annotations
 
 import tempfile
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -25,6 +26,7 @@ from cryptography.hazmat.primitives.serialization import Encoding
 from ca.authority import CertificateAuthority
 from ca.enrolment import Holder, basic_four_of, issue_pair
 from ca.keystore import FileKeyStore
+from jukibridge.codes import mod11_check_digit
 from pki import profile
 from pki.card import VirtualCard
 from pki.clock import FrozenClock
@@ -52,6 +54,19 @@ HOLDER = Holder(resident_code="24727059608", name="山田　花子", sex=2,
                 birth_date=PartialDate.parse("1990-05-03"), address="埼玉県所沢市並木三丁目1番1号",
                 municipality_code="112089", prefecture="埼玉県", municipality="所沢市",
                 active=True)
+_FAMILY = ("山田", "佐藤", "鈴木", "髙橋", "田中", "伊藤", "渡邉", "中村", "小林", "加藤")
+_GIVEN = ("花子", "太郎", "一郎", "美咲", "健", "陽菜", "翔", "結衣", "大輔", "さくら")
+
+
+def holder(i: int) -> Holder:
+    """The ``i``-th resident of the bench: every one with other basic four and resident code
+    (a CA's certificates share no subject alternative name)."""
+    body = f"{2472705960 + i:010d}"[-10:]
+    return replace(
+        HOLDER, resident_code=body + str(mod11_check_digit(body)),
+        name=f"{_FAMILY[i % 10]}\u3000{_GIVEN[i // 10 % 10]}", sex=1 + i % 2,
+        birth_date=PartialDate.parse(f"{1940 + i % 60}-{1 + i % 12:02d}-{1 + i % 28:02d}"),
+        address=f"埼玉県所沢市並木{1 + i % 8}丁目{1 + i // 8 % 30}番{1 + i % 20}号")
 
 
 def bench_issuance(*, certificates: int = 400, enrolments: int = 10,
@@ -92,7 +107,7 @@ def bench_issuance(*, certificates: int = 400, enrolments: int = 10,
         pairs = certificates // 2
         started = time.perf_counter()
         for i in range(pairs):
-            issue_pair(ca, HOLDER, card_id=f"bench-{i}", signing_key=card_keys[i % 8],
+            issue_pair(ca, holder(i), card_id=f"bench-{i}", signing_key=card_keys[i % 8],
                        auth_key=card_keys[(i + 1) % 8], issued_at=clock.now())
         issued = 2 * pairs / (time.perf_counter() - started)
 
@@ -102,7 +117,7 @@ def bench_issuance(*, certificates: int = 400, enrolments: int = 10,
             path = Path(folder) / f"card-{i}.jcard"
             with VirtualCard.create(path, seal_key, auth_pin="1234",
                                     signing_password="BENCH1") as card:
-                pair = issue_pair(ca, HOLDER, card_id=card.card_id,
+                pair = issue_pair(ca, holder(pairs + i), card_id=card.card_id,
                                   signing_key=card.public_key("sign"),
                                   auth_key=card.public_key("auth"), issued_at=clock.now())
                 assert pair.signing is not None

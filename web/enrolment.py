@@ -57,13 +57,13 @@ from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.hazmat.primitives.serialization import Encoding
 
-from ca.authority import CertificateAuthority, Issued
+from ca.authority import CertificateAuthority, Issued, Request
 from ca.enrolment import (
     CertificatePair,
     Holder,
-    issue_authentication,
+    authentication_request,
     issue_pair,
-    issue_signing,
+    signing_request,
 )
 from jukibridge import cards
 from jukibridge.cards import CardRecord
@@ -169,8 +169,8 @@ def reset_pin(services: Services, *, operator: str, card_path: Path, kind: str, 
 RENEWAL_MONTHS = 3  # renewal opens three months before the expiry (issue 4)
 Status = Literal["good", "revoked", "expired", "none"]
 Refusal = Literal["too_early", "revoked", "expired", "no_certificate", "still_good"]
-ISSUERS: Mapping[Kind, Callable[..., Issued]] = {"sign": issue_signing,
-                                                 "auth": issue_authentication}
+REQUESTS: Mapping[Kind, Callable[..., Request]] = {"sign": signing_request,
+                                                   "auth": authentication_request}
 RENEW, REISSUE = "card.renew", "card.reissue"  # the audit actions (jukibridge.cards)
 _LABELS: Mapping[Kind, str] = {"sign": "signing certificate",
                                "auth": "authentication certificate"}
@@ -374,8 +374,9 @@ def _rekey_and_issue(path: Path, seal_key: bytes, held: VirtualCard, kinds: tupl
         if copy.card_id != held.card_id:
             raise ImageError("the copy of the card is another card")
         keys: dict[Kind, rsa.RSAPublicKey] = {k: copy.regenerate_key(k) for k in kinds}
-        issued = {k: ISSUERS[k](ca, holder, card_id=copy.card_id, key=keys[k], issued_at=now,
-                                rule=rule) for k in kinds}
+        issued = dict(zip(kinds, ca.issue_together([
+            REQUESTS[k](ca, holder, card_id=copy.card_id, key=keys[k], issued_at=now, rule=rule)
+            for k in kinds]), strict=True))
         for k, new in issued.items():
             copy.install_certificate(k, _der(new.certificate), _der(new.issuer.certificate))
     return issued

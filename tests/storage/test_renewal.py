@@ -18,16 +18,15 @@ from cryptography.x509 import ReasonFlags, ocsp
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from ca.authority import CertificateAuthority
 from ca.errors import IssuanceRefused, NotEligible
-from ca.tables import IssuedCertificate
+from ca.tables import IntendedCertificate, IssuedCertificate
 from jukibridge import cards, workers
 from jukibridge.cards import CardRecord
 from jukibridge.change_requests import Relocation
 from jukibridge.errors import InvalidInput
 from jukibridge.register import Register
 from jukibridge.tables import AuditEntry
-from pki import basic_four
+from pki import basic_four, profile
 from pki.card import Card, CertificateMismatch, FileNotFound, VirtualCard
 from pki.clock import FrozenClock
 from pki.validity import JST
@@ -232,34 +231,37 @@ def test_a_failure_midway_changes_neither_the_card_nor_the_record(
     before = _record(sessions, code)
     clock.set(TWO_MONTHS_BEFORE)
     image = card.read_bytes()
-    real_issue = CertificateAuthority.issue
-    calls: list[str] = []
+    real_sign = profile.sign
+    signed: list[int] = []
 
-    def refuse_the_second(self: CertificateAuthority, *args: Any, **kwargs: Any) -> Any:
-        calls.append(kwargs["cert_kind"])
-        if len(calls) == 2:
+    def refuse_the_second(builder: x509.CertificateBuilder, key: Any) -> x509.Certificate:
+        signed.append(1)
+        if len(signed) == 2:
             raise IssuanceRefused("the CA refuses (test)")
-        return real_issue(self, *args, **kwargs)
+        return real_sign(builder, key)
 
-    monkeypatch.setattr(CertificateAuthority, "issue", refuse_the_second)
+    monkeypatch.setattr(profile, "sign", refuse_the_second)
     with pytest.raises(IssuanceRefused):
         renew(services, operator="clerk", card_path=card, identity_document="旅券")
-    assert calls == ["sign", "auth"]
+    assert len(signed) == 2, "the signing certificate was signed, the second signature failed"
     assert card.read_bytes() == image and _record(sessions, code) == before
     assert sorted(p.name for p in card_instance.glob(".card.jcard*")) == []
     for serial in (before.signing_serial, before.auth_serial):
         assert _status(services, serial or "")[0] is CertStatus.GOOD
     assert "card.renew" not in _actions(sessions)
     _signs_with(services, card, "sign", SIGNING_PASSWORD)
-    with sessions() as session:  # the signing certificate issued for the thrown-away copy
-        orphan = session.scalars(select(IssuedCertificate).where(
-            IssuedCertificate.kind == "sign",
-            IssuedCertificate.serial != before.signing_serial)).one()
-    # a later renewal succeeds and supersedes the orphan along with the old certificate
-    monkeypatch.setattr(CertificateAuthority, "issue", real_issue)
+    with sessions() as session:  # the two certificates are issued together, or neither
+        issued = set(session.scalars(select(IssuedCertificate.serial).where(
+            IssuedCertificate.kind.in_(("sign", "auth")))).all())
+        intended = session.scalars(select(IntendedCertificate.kind).where(
+            IntendedCertificate.kind.in_(("sign", "auth")),
+            IntendedCertificate.serial.not_in(issued))).all()
+    assert issued == {before.signing_serial, before.auth_serial}
+    assert sorted(intended) == ["auth", "sign"], "both serials were spent, none reused"
+    monkeypatch.setattr(profile, "sign", real_sign)
     done = renew(services, operator="clerk", card_path=card, identity_document="旅券")
-    assert {o.revocation.serial for o in done.superseded} >= {int(orphan.serial)}
-    assert _status(services, orphan.serial) == (CertStatus.REVOKED, ReasonFlags.superseded)
+    assert {o.revocation.serial for o in done.superseded} == {
+        int(before.signing_serial or ""), int(before.auth_serial or "")}
 
 
 # -- re-issue ------------------------------------------------------------------------------------

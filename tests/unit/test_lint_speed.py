@@ -23,7 +23,9 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import NameOID, ObjectIdentifier
 from pkilint import document, loader, validation
 from pyasn1.codec.der.encoder import encode
+from pyasn1.type import base
 from pyasn1_alt_modules import rfc5280
+from pyasn1_fasder import decode_der
 
 from pki import lint
 from pki.basic_four import BasicFour, Sex
@@ -171,6 +173,16 @@ def _broken_builders(key: rsa.RSAPrivateKey) -> dict[str, x509.CertificateBuilde
         "bad_san_names": _builder(key).add_extension(x509.SubjectAlternativeName([
             x509.DNSName("bad..name"), x509.UniformResourceIdentifier("no scheme"),
             x509.RFC822Name("not-an-address")]), critical=False),
+        "uri_forms": _builder(key).add_extension(x509.SubjectAlternativeName([
+            x509.UniformResourceIdentifier("ldap://ldap.example.test/cn=x"),
+            x509.UniformResourceIdentifier("http://ok.example.test/a"),
+            x509.UniformResourceIdentifier("no scheme")]), critical=False)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .add_extension(x509.NameConstraints(permitted_subtrees=[
+            x509.UniformResourceIdentifier(".example.test"),
+            x509.UniformResourceIdentifier("bad..domain"),
+            x509.UniformResourceIdentifier("no scheme")], excluded_subtrees=None),
+            critical=True),
         "ca_without_key_usage": _builder(key).add_extension(
             x509.BasicConstraints(ca=True, path_length=None), critical=False),
         "email_in_subject": _builder(key, subject=x509.Name([
@@ -210,7 +222,7 @@ def broken() -> dict[str, bytes]:
 GOOD = ("root", "auth_root", "new_with_old", "old_with_new", "signing", "authentication",
         "ocsp", "service")
 BROKEN = ("empty_subject_no_san", "key_usage_not_critical", "unknown_critical_extension",
-          "garbage_crl_distribution_points", "garbage_key_usage", "bad_san_names",
+          "garbage_crl_distribution_points", "garbage_key_usage", "bad_san_names", "uri_forms",
           "ca_without_key_usage", "email_in_subject", "policy_qualifier_and_eku",
           "negative_serial", "zero_serial", "not_before_after_not_after", "duplicate_key_usage")
 
@@ -252,6 +264,7 @@ EXPECTED = {
     "garbage_crl_distribution_points": "itu.invalid_asn1_syntax",
     "garbage_key_usage": "itu.invalid_asn1_syntax",
     "bad_san_names": "pkix.invalid_domain_name_syntax",
+    "uri_forms": "pkix.ldap_uri_not_validated",
     "ca_without_key_usage": "pkix.ca_certificate_no_ku_extension",
     "email_in_subject": "pkix.subject_email_address_not_in_san",
     "policy_qualifier_and_eku": "pkix.extended_key_usage_extension_with_timestamping_not_critical",
@@ -308,6 +321,99 @@ def _all_validators(container: Any) -> Iterator[Any]:
         yield v
         if isinstance(v, validation.ValidatorContainer):
             yield from _all_validators(v)
+
+
+# -- the decoding: repeated parts decoded once (pki.lint_decoding) -----------------------------
+
+FAST_BROKEN = ("key_usage_not_critical", "unknown_critical_extension",
+               "garbage_crl_distribution_points", "garbage_key_usage", "bad_san_names",
+               "uri_forms", "ca_without_key_usage", "email_in_subject", "policy_qualifier_and_eku",
+               "negative_serial", "not_before_after_not_after", "duplicate_key_usage")
+
+
+def _differences(a: Any, b: Any, path: str = "") -> str | None:
+    """Where two pyasn1 values differ in type or in any attribute (None: nowhere)."""
+    if type(a) is not type(b):
+        return f"{path}: {type(a).__name__} / {type(b).__name__}"
+    if isinstance(a, (list, tuple)):
+        if len(a) != len(b):
+            return f"{path}: {len(a)} / {len(b)} items"
+        return next((d for i, (x, y) in enumerate(zip(a, b, strict=True))
+                     if (d := _differences(x, y, f"{path}[{i}]"))), None)
+    if isinstance(a, dict):
+        if a.keys() != b.keys():
+            return f"{path}: keys {sorted(a)} / {sorted(b)}"
+        return next((d for k in a if (d := _differences(a[k], b[k], f"{path}.{k}"))), None)
+    if isinstance(a, base.Asn1Item) or type(a).__name__ == "DynamicNames":
+        return _differences(vars(a), vars(b), path)
+    return None if a is b or a == b else f"{path}: {a!r} / {b!r}"
+
+
+def _nodes(node: Any) -> Iterator[tuple[str, str, type]]:
+    yield node.path, node.name, type(node.pdu)
+    for child in node.children.values():
+        yield from _nodes(child)
+
+
+def _assert_same_document(der: bytes) -> None:
+    fresh, ours = _load(der), lint._load(der).root
+    assert list(_nodes(ours)) == list(_nodes(fresh))
+    assert _differences(ours.pdu, fresh.pdu) is None
+
+
+@pytest.mark.parametrize("name", GOOD)
+def test_the_decoder_gives_pkilints_own_document(
+        name: str, throwaway_and_real: dict[str, tuple[bytes, bytes, CertificateProfile]]
+) -> None:
+    real, throwaway, _ = throwaway_and_real[name]
+    for der in (real, throwaway, real):  # the second and third through shared parts
+        assert lint._DECODER.decode(der) is not None, "decoded part by part"
+        _assert_same_document(der)
+
+
+@pytest.mark.parametrize("name", BROKEN)
+def test_the_decoder_gives_pkilints_own_document_for_broken_certificates(
+        name: str, broken: dict[str, bytes]) -> None:
+    der = broken[name]
+    assert (lint._DECODER.decode(der) is not None) is (name in FAST_BROKEN)
+    for _ in range(2):
+        _assert_same_document(der)
+
+
+def _v1(der: bytes) -> bytes:
+    """``der`` re-encoded as a version 1 certificate: no version element."""
+    cert, _ = decode_der(der, asn1Spec=rfc5280.Certificate())
+    cert["tbsCertificate"]["version"] = 0
+    return bytes(encode(cert))
+
+
+def test_shapes_the_decoder_does_not_expect_go_to_pkilints_loader(
+        good: dict[str, tuple[bytes, CertificateProfile]]) -> None:
+    der, kind = good["signing"]
+    non_minimal = b"\x30\x83\x00" + der[2:]  # the outer length in four bytes, not three
+    unexpected = {"trailing byte": der + b"\x00", "truncated": der[:-1], "version 1": _v1(der),
+                  "non-minimal length": non_minimal}
+    for what, variant in unexpected.items():
+        assert lint._DECODER.decode(variant) is None, what
+        findings = lint_certificate(variant, kind)
+        if what == "version 1":
+            assert Counter((f.severity, f.code, f.message, f.path) for f in findings
+                           if not f.code.startswith("jpki.")) == Counter(
+                (Severity(r[2]), r[3], r[4], r[1]) for r in _reference(variant))
+            assert "pkix.certificate_version_is_not_v3" in {f.code for f in findings}
+        else:
+            assert [f.code for f in findings] == ["jpki.undecodable_certificate"], what
+
+
+@pytest.mark.filterwarnings("ignore:Parsed a serial number which wasn't positive")
+def test_shared_parts_are_not_changed_by_linting(
+        good: dict[str, tuple[bytes, CertificateProfile]], broken: dict[str, bytes]) -> None:
+    for der in [d for d, _ in good.values()] * 2 + list(broken.values()) * 2:
+        lint_certificate(der, CertificateProfile.SIGNING)
+    parts = lint._DECODER._parts
+    assert len(parts) > 20
+    for (_, substrate), value in parts.items():
+        assert encode(value) == substrate
 
 
 # -- the walk itself, on made-up validator trees -------------------------------------------------

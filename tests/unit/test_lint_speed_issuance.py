@@ -1,8 +1,10 @@
 """The faster store path of ``CertificateAuthority``: still current, still intended-first.
 
 Issuance remembers the generation it last issued from and checks, in the transaction that
-records the intended certificate, that it is still the newest one: a rollover by another
-process (another ``CertificateAuthority`` on the same database) is never missed.
+records the intended certificates, that it is still the newest one: a rollover by another
+process (another ``CertificateAuthority`` on the same database) is never missed. A card's two
+certificates are issued together: both intended rows are committed before either real
+signature, and both issued rows in one transaction after them, or none.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from cryptography.hazmat.primitives.serialization import Encoding
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from ca.authority import CertificateAuthority, Generation, Issued
+from ca.authority import CertificateAuthority, Generation, Issued, Request
 from ca.enrolment import CertificatePair, Holder, issue_pair
 from ca.errors import IssuanceRefused
 from ca.keystore import FileKeyStore
@@ -118,7 +120,7 @@ def test_the_intended_certificate_is_committed_before_the_real_signature(
 
     monkeypatch.setattr(profile, "sign", sign)
     pair = _issue(authority, card_key, "card-1")
-    assert seen == [(1, 0), (2, 1)]
+    assert seen == [(2, 0), (2, 0)], "both intended before either signature, none issued yet"
     with sessions() as session:
         issued = session.scalars(select(IssuedCertificate).order_by(
             IssuedCertificate.issued_id)).all()
@@ -147,3 +149,59 @@ def test_a_lint_failure_records_nothing(authority: CertificateAuthority,
                         cert_kind="auth")
     with sessions() as session:
         assert session.scalar(select(func.count()).select_from(IntendedCertificate)) == 0
+
+
+def test_a_pair_failing_at_its_second_signature_stores_neither_certificate(
+        authority: CertificateAuthority, sessions: sessionmaker[Session],
+        card_key: rsa.RSAPublicKey, monkeypatch: pytest.MonkeyPatch) -> None:
+    real_sign = profile.sign
+    signed: list[int] = []
+
+    def sign(builder: x509.CertificateBuilder, key: rsa.RSAPrivateKey) -> x509.Certificate:
+        if signed:
+            raise RuntimeError("the HSM went away")
+        signed.append(1)
+        return real_sign(builder, key)
+
+    monkeypatch.setattr(profile, "sign", sign)
+    with pytest.raises(RuntimeError, match="HSM"):
+        _issue(authority, card_key, "card-1")
+    with sessions() as session:
+        kinds = sorted(session.scalars(select(IntendedCertificate.kind)).all())
+        assert kinds == ["auth", "sign"], "both serials recorded before any signature"
+        assert session.scalar(select(func.count()).select_from(IssuedCertificate)) == 0
+
+
+def test_a_pair_whose_second_certificate_fails_its_lint_records_nothing(
+        authority: CertificateAuthority, sessions: sessionmaker[Session],
+        card_key: rsa.RSAPublicKey) -> None:
+    good = Request(lambda issuer, serial: profile.authentication_certificate(
+        issuer.certificate, card_key, serial=serial, not_before=authority._now(),
+        not_after=issuer.certificate.not_valid_after_utc, subject_id="A-1",
+        endpoints=authority.endpoints(issuer, "112089")),
+        CertificateProfile.AUTHENTICATION, CertKind.AUTHENTICATION, "auth")
+    linted_as_signing = Request(good.build, CertificateProfile.SIGNING,
+                                CertKind.AUTHENTICATION, "sign")
+    with pytest.raises(IssuanceRefused, match="lint"):
+        authority.issue_together([good, linted_as_signing])
+    with sessions() as session:
+        assert session.scalar(select(func.count()).select_from(IntendedCertificate)) == 0
+        assert session.scalar(select(func.count()).select_from(IssuedCertificate)) == 0
+    (issued,) = authority.issue_together([good])
+    assert issued.issuer == authority.current(CertKind.AUTHENTICATION)
+
+
+def test_a_pair_is_rebuilt_for_a_rollover_of_either_kind(
+        authority: CertificateAuthority, sessions: sessionmaker[Session], clock: FrozenClock,
+        keys: FileKeyStore, card_key: rsa.RSAPublicKey) -> None:
+    _issue(authority, card_key, "card-1")
+    other = CertificateAuthority(sessions, clock, keys, BASE)
+    new_auth, _ = other.rollover(CertKind.AUTHENTICATION)
+    pair = _issue(authority, card_key, "card-2")
+    assert pair.authentication.issuer == new_auth
+    assert _signing(pair).issuer.generation == 1
+    pair.authentication.certificate.verify_directly_issued_by(new_auth.certificate)
+    with sessions() as session:
+        issuers = set(session.scalars(select(IntendedCertificate.issuer_key_id).where(
+            IntendedCertificate.card_id == "card-2")).all())
+    assert issuers == {new_auth.key_id, _signing(pair).issuer.key_id}

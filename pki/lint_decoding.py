@@ -1,0 +1,187 @@
+"""A certificate decoded for pkilint, with the parts a CA repeats decoded once.
+
+pkilint decodes a whole certificate with pyasn1 (through pyasn1-fasder) before its validators
+run: about 0.5 ms, most of it spent building pyasn1 objects. A CA's certificates repeat most of
+their parts byte for byte: the version, the signature algorithms, the issuer, the subject's
+place names and most extensions. ``CertificateDecoder`` splits the DER into those parts,
+decodes each distinct part once, with the schema objects pkilint's own decoding uses, and
+assembles the certificate from them as pyasn1's decoder does (a clone of the schema, cleared,
+then filled by position). Parts that differ in every certificate (serial number, validity, key,
+signature value) are decoded each time and not kept.
+
+Sharing decoded parts between certificates is safe:
+
+- pkilint never changes a decoded value. Its node tree reads every component once when it is
+  built, and pyasn1 then fills in a default that was absent (an extension's criticality,
+  say). A shared part is therefore in the same state whether it is fresh or reused.
+- ``tests/unit/test_lint_speed.py`` compares the result, node tree and pyasn1 state alike,
+  with pkilint's own loader, on every certificate type of the profile and on broken ones.
+
+Anything the split does not expect gets ``None``, and the caller uses pkilint's loader, which
+decodes or refuses the certificate whole. That covers another shape, a length DER forbids, a
+version other than v3, unique identifiers, an empty name, no extensions, and a part that fails
+to decode.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pyasn1.error import PyAsn1Error
+from pyasn1_alt_modules import rfc5280
+from pyasn1_fasder import decode_der
+
+_FILL = {"verifyConstraints": False, "matchTags": False, "matchConstraints": False}
+_V3 = bytes.fromhex("a003020102")  # [0] EXPLICIT INTEGER 2
+_SEQUENCE, _SET, _INTEGER, _BIT_STRING = 0x30, 0x31, 0x02, 0x03
+_VERSION_TAG, _EXTENSIONS_TAG = 0xA0, 0xA3
+
+_CERTIFICATE = rfc5280.Certificate()
+_TBS = _CERTIFICATE.componentType.getTypeByPosition(0)
+_TBS_TYPES = _TBS.componentType
+_NAME = _TBS_TYPES.getTypeByPosition(3)
+_RDN_SEQUENCE = _NAME.componentType.getTypeByPosition(0)
+_RDN = _RDN_SEQUENCE.componentType
+_EXTENSIONS = _TBS_TYPES.getTypeByPosition(9)
+_EXTENSION = _EXTENSIONS.componentType
+
+# TBSCertificate: the tag and the schema position of each element expected, in order
+# (version, serialNumber, signature, issuer, validity, subject, subjectPublicKeyInfo,
+# extensions; no issuerUniqueID nor subjectUniqueID).
+_TBS_TAGS = (_VERSION_TAG, _INTEGER, _SEQUENCE, _SEQUENCE, _SEQUENCE, _SEQUENCE, _SEQUENCE,
+             _EXTENSIONS_TAG)
+_TBS_POSITIONS = (0, 1, 2, 3, 4, 5, 6, 9)
+_SHARED = frozenset({0, 2})  # version and signature algorithm: kept (names, extensions too)
+_ISSUER, _SUBJECT, _EXTENSIONS_AT = 3, 5, 9
+
+
+class _NotExpected(Exception):
+    """The DER is not of the shape the split handles: pkilint's loader decodes it."""
+
+
+Element = tuple[int, int, int, int]  # tag, start of the element, start of its contents, end
+
+
+def _element(der: bytes, pos: int, end: int) -> Element:
+    """The DER element at ``pos`` (one-byte tag, definite minimal length, within ``end``)."""
+    if pos + 2 > end:
+        raise _NotExpected
+    tag, first, start = der[pos], der[pos + 1], pos + 2
+    if first < 0x80:
+        length = first
+    else:
+        count = first & 0x7F
+        if not 1 <= count <= 3 or start + count > end or der[start] == 0:
+            raise _NotExpected
+        length = int.from_bytes(der[start:start + count], "big")
+        if length < 0x80:
+            raise _NotExpected
+        start += count
+    if start + length > end:
+        raise _NotExpected
+    return tag, pos, start, start + length
+
+
+def _elements(der: bytes, start: int, end: int) -> list[Element]:
+    """The elements that exactly fill ``der[start:end]``."""
+    found = []
+    while start < end:
+        element = _element(der, start, end)
+        found.append(element)
+        start = element[3]
+    return found
+
+
+def _tagged(elements: list[Element], tags: tuple[int, ...]) -> list[Element]:
+    if tuple(e[0] for e in elements) != tags:
+        raise _NotExpected
+    return elements
+
+
+class CertificateDecoder:
+    """``decode_der(der, rfc5280.Certificate())``, with repeated parts decoded once."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit  # kept parts; all forgotten when exceeded
+        self._parts: dict[tuple[int, bytes], Any] = {}
+
+    def decode(self, der: bytes) -> Any | None:
+        """The certificate's pyasn1 value, or ``None`` where pkilint's loader must decode."""
+        try:
+            return self._certificate(der)
+        except (_NotExpected, PyAsn1Error, ValueError):
+            return None
+
+    def _certificate(self, der: bytes) -> Any:
+        tag, _, start, end = _element(der, 0, len(der))
+        if tag != _SEQUENCE or end != len(der):
+            raise _NotExpected
+        tbs, algorithm, signature = _tagged(_elements(der, start, end),
+                                            (_SEQUENCE, _SEQUENCE, _BIT_STRING))
+        certificate = _CERTIFICATE.clone()
+        certificate.clear()
+        certificate.setComponentByPosition(0, self._tbs(der, tbs), **_FILL)
+        certificate.setComponentByPosition(1, self._part(
+            _CERTIFICATE.componentType.getTypeByPosition(1), der[algorithm[1]:algorithm[3]]),
+            **_FILL)
+        certificate.setComponentByPosition(2, _decode(
+            _CERTIFICATE.componentType.getTypeByPosition(2), der[signature[1]:signature[3]]),
+            **_FILL)
+        return certificate
+
+    def _tbs(self, der: bytes, tbs: Element) -> Any:
+        value = _TBS.clone()
+        value.clear()
+        elements = _tagged(_elements(der, tbs[2], tbs[3]), _TBS_TAGS)
+        for position, (_, begin, start, end) in zip(_TBS_POSITIONS, elements, strict=True):
+            if position in (_ISSUER, _SUBJECT):
+                part = self._name(der, start, end)
+            elif position == _EXTENSIONS_AT:
+                part = self._extensions(der, start, end)
+            elif position == 0 and der[begin:end] != _V3:
+                raise _NotExpected
+            else:
+                schema = _TBS_TYPES.getTypeByPosition(position)
+                part = (self._part(schema, der[begin:end]) if position in _SHARED
+                        else _decode(schema, der[begin:end]))
+            value.setComponentByPosition(position, part, **_FILL)
+        return value
+
+    def _name(self, der: bytes, start: int, end: int) -> Any:
+        rdns = _elements(der, start, end)
+        if not rdns or any(tag != _SET for tag, *_ in rdns):
+            raise _NotExpected
+        sequence = _RDN_SEQUENCE.clone()
+        sequence.clear()
+        for i, (_, begin, _, stop) in enumerate(rdns):
+            sequence.setComponentByPosition(i, self._part(_RDN, der[begin:stop]), **_FILL)
+        name = _NAME.clone()
+        name.setComponentByPosition(0, sequence, **_FILL)
+        return name
+
+    def _extensions(self, der: bytes, start: int, end: int) -> Any:
+        (_, _, inner, stop), = _tagged(_elements(der, start, end), (_SEQUENCE,))
+        extensions = _elements(der, inner, stop)
+        if not extensions or any(tag != _SEQUENCE for tag, *_ in extensions):
+            raise _NotExpected
+        value = _EXTENSIONS.clone()
+        value.clear()
+        for i, (_, begin, _, end_of) in enumerate(extensions):
+            value.setComponentByPosition(i, self._part(_EXTENSION, der[begin:end_of]),
+                                         **_FILL)
+        return value
+
+    def _part(self, schema: Any, substrate: bytes) -> Any:
+        """The value of ``substrate`` under ``schema``, decoded once and kept."""
+        key = (id(schema), substrate)
+        value = self._parts.get(key)
+        if value is None:
+            value = _decode(schema, substrate)
+            if len(self._parts) >= self.limit:
+                self._parts.clear()
+            self._parts[key] = value
+        return value
+
+
+def _decode(schema: Any, substrate: bytes) -> Any:
+    return decode_der(substrate, asn1Spec=schema)[0]
