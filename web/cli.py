@@ -25,7 +25,7 @@ from jukibridge.records import Role
 from jukibridge.tables import RegisterSettings
 from pki.card import CardError
 from revocation.errors import RevocationError
-from web import secrets
+from web import collector, secrets
 from web.config import ConfigError, load_settings
 from web.database import migrate
 from web.services import Services
@@ -112,6 +112,7 @@ operator_option = click.option("--operator", "operator", envvar="JPKI_OPERATOR",
 @click.group(cls=JpkiGroup)
 def main() -> None:
     """JPKI on a resident register: register, tiers, CA, card, revocation and verification."""
+    collector.tune()
 
 
 @main.command()
