@@ -349,16 +349,22 @@ def _differences(a: Any, b: Any, path: str = "") -> str | None:
     return None if a is b or a == b else f"{path}: {a!r} / {b!r}"
 
 
-def _nodes(node: Any) -> Iterator[tuple[str, str, type]]:
-    yield node.path, node.name, type(node.pdu)
+def _nodes(node: Any) -> Iterator[tuple[type, list[str], str, str, type, Any]]:
+    yield (type(node), sorted(vars(node)), node.path, node.name, type(node.pdu),
+           node.parent and node.parent.path)
     for child in node.children.values():
         yield from _nodes(child)
 
 
 def _assert_same_document(der: bytes) -> None:
+    """Loaded and then validated (decoded values added), our document is pkilint's."""
     fresh, ours = _load(der), lint._load(der).root
     assert list(_nodes(ours)) == list(_nodes(fresh))
     assert _differences(ours.pdu, fresh.pdu) is None
+    assert _flat(lint._validate(ours)) == _flat(lint._rfc5280_validator().validate(fresh))
+    assert list(_nodes(ours)) == list(_nodes(fresh))
+    assert _differences(ours.pdu, fresh.pdu) is None
+    assert ours.document is not fresh.document and ours.document.substrate == der
 
 
 @pytest.mark.parametrize("name", GOOD)
