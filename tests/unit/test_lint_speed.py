@@ -22,6 +22,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import NameOID, ObjectIdentifier
 from pkilint import document, loader, validation
+from pkilint.pkix import general_name
 from pyasn1.codec.der.encoder import encode
 from pyasn1.type import base
 from pyasn1_alt_modules import rfc5280
@@ -524,3 +525,22 @@ def test_validators_with_other_match_methods_are_always_asked() -> None:
     assert not lint._base_match_first(Other)
     assert lint._base_match_first(validation.Validator)
     assert lint._base_match_first(validation.TypeMatchingValidator)
+
+
+def test_general_name_predicates_test_the_node_name_first() -> None:
+    """A pkilint upgrade that changes how GeneralName validators pick their nodes fails here."""
+    source = inspect.getsource(general_name.create_generalname_type_predicate)
+    returned = next(node for node in ast.walk(ast.parse(textwrap.dedent(source)))
+                    if isinstance(node, ast.Return))
+    assert isinstance(returned.value, ast.Lambda)
+    first = returned.value.body
+    assert isinstance(first, ast.BoolOp) and isinstance(first.op, ast.And)
+    assert ast.unparse(first.values[0]) == "n.name == generalname_type"
+    predicate = general_name.create_generalname_type_predicate("uniformResourceIdentifier")
+    assert predicate.__code__.co_freevars == ("generalname_type",)
+    assert lint._general_name_type(predicate) == "uniformResourceIdentifier"
+    assert lint._general_name_type(lambda n: True) is None
+    assert lint._general_name_type(None) is None
+    selected = [lint._general_name_type(v._predicate) for v in
+                general_name.GeneralNameValidatorContainer().validators]
+    assert sum(t is not None for t in selected) >= 7
