@@ -33,6 +33,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from pkilint import document, loader, validation
 from pkilint.pkix import certificate, extension, general_name, name
 from pkilint.pkix.certificate import certificate_extension
+from pyasn1_alt_modules import rfc5280
 
 from pki import oids
 from pki.basic_four import BasicFourError
@@ -161,11 +162,11 @@ class _Walker:
         self._validators = [
             (v, _Walker(v) if _plain_container(v) else None, _base_match_first(type(v)))
             for v in container.validators]
-        self._plans: dict[tuple[type, str], tuple[_Step, ...]] = {}
+        self._plans: dict[tuple[Any, ...], tuple[_Step, ...]] = {}
 
     def walk(self, node: Any, results: list[Any]) -> None:
         """``ValidatorContainer._validate_rec``: this node's validators, then its children."""
-        plan = self._plans.get((type(node.pdu), node.path))
+        plan = self._plans.get(_plan_key(node))
         if plan is None:
             plan = self._plan(node)
         for validator, walker, check in plan:
@@ -203,7 +204,7 @@ class _Walker:
         """The steps for a node of this PDU type and path, computed and cached."""
         if len(self._plans) >= _PLAN_LIMIT:
             self._plans.clear()
-        plan = self._plans[type(node.pdu), node.path] = tuple(self._steps(node))
+        plan = self._plans[_plan_key(node)] = tuple(self._steps(node))
         return plan
 
     def _steps(self, node: Any) -> Iterable[_Step]:
@@ -229,6 +230,8 @@ def _static_match(validator: Any, node: Any) -> tuple[bool, bool]:
     named = _general_name_type(validator._predicate)
     if named is not None and named != node.name:
         return False, False
+    if not _may_match_extension(validator, node):
+        return False, False
     pdu_class = validator._pdu_class
     dynamic = type(validator).match is not document.NodeVisitor.match or (
         validator._pdu_supertype is not None or validator._predicate is not None)
@@ -238,6 +241,32 @@ def _static_match(validator: Any, node: Any) -> tuple[bool, bool]:
         if not isinstance(node.pdu, pdu_class):
             return False, False
     return True, dynamic
+
+
+# Plans are per PDU type and path, and for an extension also per extnID: pkilint's validators
+# of one extension type (``ExtensionCriticalityValidator`` and ``TypeMatchingValidator`` on
+# ``extnID``) then leave the plans of other extensions, rather than being asked at each.
+
+def _plan_key(node: Any) -> tuple[Any, ...]:
+    pdu = node.pdu
+    if type(pdu) is rfc5280.Extension:
+        extn_id = node.children.get("extnID")
+        return type(pdu), node.path, None if extn_id is None else extn_id.pdu
+    return type(pdu), node.path
+
+
+def _may_match_extension(validator: Any, node: Any) -> bool:
+    """False where ``validator`` tests an extension's extnID and this node's is another."""
+    if type(node.pdu) is not rfc5280.Extension or "extnID" not in node.children:
+        return True
+    match = type(validator).match
+    if match is extension.ExtensionCriticalityValidator.match:
+        wanted = validator._type_oid
+    elif match is validation.TypeMatchingValidator.match and validator.type_path == "extnID":
+        wanted = validator.type_oid
+    else:
+        return True
+    return bool(node.children["extnID"].pdu == wanted)
 
 
 # pkilint's GeneralName validators select their nodes with the predicates that

@@ -22,7 +22,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import NameOID, ObjectIdentifier
 from pkilint import document, loader, validation
-from pkilint.pkix import general_name
+from pkilint.pkix import extension, general_name
 from pyasn1.codec.der.encoder import encode
 from pyasn1.type import base
 from pyasn1_alt_modules import rfc5280
@@ -544,3 +544,31 @@ def test_general_name_predicates_test_the_node_name_first() -> None:
     selected = [lint._general_name_type(v._predicate) for v in
                 general_name.GeneralNameValidatorContainer().validators]
     assert sum(t is not None for t in selected) >= 7
+
+
+@pytest.mark.parametrize(("method", "test"), [
+    (extension.ExtensionCriticalityValidator.match,
+     ("node_oid = node.children['extnID'].pdu", "return self._type_oid == node_oid")),
+    (validation.TypeMatchingValidator.match,
+     ("type_node = node.navigate(self.type_path)", "return type_node.pdu == self.type_oid")),
+], ids=["ExtensionCriticalityValidator", "TypeMatchingValidator"])
+def test_extension_validators_test_the_extn_id_after_the_base_checks(
+        method: Callable[..., Any], test: tuple[str, str]) -> None:
+    """What ``_may_match_extension`` decides from the plan's extnID is what ``match`` tests."""
+    body = ast.parse(textwrap.dedent(inspect.getsource(method))).body[0]
+    assert isinstance(body, ast.FunctionDef)
+    assert [ast.unparse(statement) for statement in body.body[1:]] == list(test)
+
+
+def test_extension_plans_leave_out_the_validators_of_other_extensions(
+        good: dict[str, tuple[bytes, CertificateProfile]]) -> None:
+    der, _ = good["signing"]
+    root = _load(der)
+    extensions = list(root.navigate("tbsCertificate.extensions").children.values())
+    for node in extensions:
+        oid = node.children["extnID"].pdu
+        for validator in _all_validators(lint._rfc5280_walker().container):
+            if isinstance(validator, extension.ExtensionCriticalityValidator):
+                assert lint._may_match_extension(validator, node) is (
+                    validator._type_oid == oid)
+    assert len({lint._plan_key(node) for node in extensions}) == len(extensions)
