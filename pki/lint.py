@@ -166,7 +166,9 @@ class _Walker:
 
     def walk(self, node: Any, results: list[Any]) -> None:
         """``ValidatorContainer._validate_rec``: this node's validators, then its children."""
-        plan = self._plans.get(_plan_key(node))
+        pdu = node.pdu
+        plan = self._plans.get((type(pdu), node.path) if type(pdu) is not rfc5280.Extension
+                               else _plan_key(node))
         if plan is None:
             plan = self._plan(node)
         for validator, walker, check in plan:
