@@ -388,6 +388,25 @@ def _memoise_uri_syntax(container: Any) -> None:
             validator.validate_value = _MemoUriSyntax(validator.validate_value)
 
 
+def _memoise_der_equality(container: Any) -> None:
+    """Give every plain ``DEREqualityValidator`` of the tree (the signature algorithms' match)
+    a ``validate`` that takes kept parts' encodings from ``_DECODER``."""
+    for validator in container.validators:
+        if isinstance(validator, validation.ValidatorContainer):
+            _memoise_der_equality(validator)
+        if type(validator).validate is validation.DEREqualityValidator.validate:
+            validator.validate = functools.partial(_der_equality, validator)
+
+
+def _der_equality(validator: Any, node: Any) -> None:
+    """``DEREqualityValidator.validate``, with ``_DECODER.encoding`` for ``encode``."""
+    other = validator._other_node_retriever(node)
+    if _DECODER.encoding(node.pdu) != _DECODER.encoding(other.pdu):
+        raise validation.ValidationFindingEncountered(
+            validator.validations[0],
+            f"DER encoding of {node.path} and {other.path} are not equal")
+
+
 @functools.cache
 def _rfc5280_walker() -> _Walker:
     """The walker over its own copy of the validator tree (decoders and URI verdicts
@@ -396,6 +415,7 @@ def _rfc5280_walker() -> _Walker:
     if _DECODED_LIMIT:
         _memoise_decoders(container, _DecodedValues(_DECODED_LIMIT))
     _memoise_uri_syntax(container)
+    _memoise_der_equality(container)
     return _Walker(container)
 
 

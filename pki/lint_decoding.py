@@ -7,7 +7,8 @@ place names and most extensions. ``CertificateDecoder`` splits the DER into thos
 decodes each distinct part once, with the schema objects pkilint's own decoding uses, and
 assembles the certificate from them as pyasn1's decoder does (a clone of the schema, cleared,
 then filled by position). Parts that differ in every certificate (serial number, validity, key,
-signature value) are decoded each time and not kept.
+signature value) are decoded each time and not kept. The DER encoding of a kept part, which
+pkilint compares for the two signature algorithms, is likewise computed once (``encoding``).
 
 Sharing decoded parts between certificates is safe:
 
@@ -27,6 +28,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from pyasn1.codec.der.encoder import encode
 from pyasn1.error import PyAsn1Error
 from pyasn1_alt_modules import rfc5280
 from pyasn1_fasder import decode_der
@@ -104,6 +106,8 @@ class CertificateDecoder:
     def __init__(self, limit: int) -> None:
         self.limit = limit  # kept parts; all forgotten when exceeded
         self._parts: dict[tuple[int, bytes], Any] = {}
+        self._kept: dict[int, Any] = {}  # the kept parts by id, for ``encoding``
+        self._encodings: dict[int, bytes] = {}
 
     def decode(self, der: bytes) -> Any | None:
         """The certificate's pyasn1 value, or ``None`` where pkilint's loader must decode."""
@@ -179,8 +183,20 @@ class CertificateDecoder:
             value = _decode(schema, substrate)
             if len(self._parts) >= self.limit:
                 self._parts.clear()
+                self._kept.clear()
+                self._encodings.clear()
             self._parts[key] = value
+            self._kept[id(value)] = value
         return value
+
+    def encoding(self, value: Any) -> bytes:
+        """pyasn1's DER encoding of ``value``, computed once for a kept part (never changed)."""
+        if self._kept.get(id(value)) is not value:
+            return bytes(encode(value))
+        found = self._encodings.get(id(value))
+        if found is None:
+            found = self._encodings[id(value)] = bytes(encode(value))
+        return found
 
 
 def _decode(schema: Any, substrate: bytes) -> Any:

@@ -8,6 +8,7 @@ the CA does that, and lints the builder's result (``pki.lint``) before the real 
 
 from __future__ import annotations
 
+import functools
 import re
 import secrets
 from dataclasses import dataclass
@@ -88,8 +89,9 @@ class Endpoints:
                 raise ProfileError(f"{field} must be a plain http:// URL, not {url!r}")
 
 
+@functools.cache
 def ca_name(kind: CertKind) -> x509.Name:
-    """The DN shared by every generation of a root: ``C=JP, O=JPKI, OU=…``."""
+    """The DN shared by every generation of a root: ``C=JP, O=JPKI, OU=…`` (immutable)."""
     return x509.Name([
         x509.NameAttribute(oids.COUNTRY, "JP"),
         x509.NameAttribute(oids.ORGANIZATION, "JPKI"),

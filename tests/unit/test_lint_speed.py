@@ -210,6 +210,10 @@ def broken() -> dict[str, bytes]:
                                 bytes.fromhex("a00302010202010030"))
     out["not_before_after_not_after"] = _patch(
         _patch(plain, b"260101000000Z", b"280101000000Z"), b"270101000000Z", b"260101000000Z")
+    sha256, sha384 = (bytes.fromhex("300d06092a864886f70d0101") + bytes([n]) + b"\x05\x00"
+                      for n in (0x0B, 0x0C))
+    at = plain.rindex(sha256)  # the outer signatureAlgorithm, after the TBS's own
+    out["signature_algorithm_mismatch"] = plain[:at] + sha384 + plain[at + len(sha256):]
     twice = _builder(key).add_extension(KU, critical=True).add_extension(
         x509.UnrecognizedExtension(ObjectIdentifier("2.5.29.99"), b"\x03\x02\x07\x80"),
         critical=True)
@@ -225,7 +229,8 @@ GOOD = ("root", "auth_root", "new_with_old", "old_with_new", "signing", "authent
 BROKEN = ("empty_subject_no_san", "key_usage_not_critical", "unknown_critical_extension",
           "garbage_crl_distribution_points", "garbage_key_usage", "bad_san_names", "uri_forms",
           "ca_without_key_usage", "email_in_subject", "policy_qualifier_and_eku",
-          "negative_serial", "zero_serial", "not_before_after_not_after", "duplicate_key_usage")
+          "negative_serial", "zero_serial", "not_before_after_not_after", "duplicate_key_usage",
+          "signature_algorithm_mismatch")
 
 
 @pytest.mark.parametrize("name", GOOD)
@@ -271,6 +276,7 @@ EXPECTED = {
     "policy_qualifier_and_eku": "pkix.extended_key_usage_extension_with_timestamping_not_critical",
     "not_before_after_not_after": "pkix.certificate_negative_validity_period",
     "duplicate_key_usage": "pkix.duplicate_extension",
+    "signature_algorithm_mismatch": "pkix.certificate_signature_algorithm_mismatch",
 }
 
 
@@ -329,7 +335,8 @@ def _all_validators(container: Any) -> Iterator[Any]:
 FAST_BROKEN = ("key_usage_not_critical", "unknown_critical_extension",
                "garbage_crl_distribution_points", "garbage_key_usage", "bad_san_names",
                "uri_forms", "ca_without_key_usage", "email_in_subject", "policy_qualifier_and_eku",
-               "negative_serial", "not_before_after_not_after", "duplicate_key_usage")
+               "negative_serial", "not_before_after_not_after", "duplicate_key_usage",
+               "signature_algorithm_mismatch")
 
 
 def _differences(a: Any, b: Any, path: str = "") -> str | None:
