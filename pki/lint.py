@@ -341,10 +341,13 @@ class _MemoDecoder:
         substrate = bytes(self._decoder.retrieve_substrate(value_node))
         value = self._memo.get(pdu_type, substrate)
         if value is None:
-            child = document.ValueDecoder.decode_value(
-                self._decoder, node, type_node, value_node, pdu_type)
-            self._memo.put(pdu_type, substrate, child.pdu)
-            return child
+            value = _DECODER.sequence_of(pdu_type, substrate)  # items decoded once each
+            if value is None:
+                child = document.ValueDecoder.decode_value(
+                    self._decoder, node, type_node, value_node, pdu_type)
+                self._memo.put(pdu_type, substrate, child.pdu)
+                return child
+            self._memo.put(pdu_type, substrate, value)
         return document.create_and_append_node_from_pdu(value_node.document, value, value_node)
 
 

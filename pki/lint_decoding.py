@@ -30,6 +30,7 @@ from typing import Any
 
 from pyasn1.codec.der.encoder import encode
 from pyasn1.error import PyAsn1Error
+from pyasn1.type.univ import SequenceOf
 from pyasn1_alt_modules import rfc5280
 from pyasn1_fasder import decode_der
 
@@ -188,6 +189,26 @@ class CertificateDecoder:
             self._parts[key] = value
             self._kept[id(value)] = value
         return value
+
+    def sequence_of(self, schema: Any, substrate: bytes) -> Any | None:
+        """``decode_der(substrate, schema)`` for a SEQUENCE OF ``schema``, each item decoded once
+        and kept (a subject alternative name's otherNames, say); ``None`` where pkilint's own
+        decoding must decode or refuse it (not a SEQUENCE OF, another shape, no item)."""
+        if not isinstance(schema, SequenceOf):
+            return None
+        try:
+            tag, _, start, end = _element(substrate, 0, len(substrate))
+            items = _elements(substrate, start, end)
+            if tag != _SEQUENCE or end != len(substrate) or not items:
+                return None
+            value = schema.clone()
+            value.clear()
+            for i, (_, begin, _, stop) in enumerate(items):
+                value.setComponentByPosition(
+                    i, self._part(schema.componentType, substrate[begin:stop]), **_FILL)
+            return value
+        except (_NotExpected, PyAsn1Error, ValueError):
+            return None
 
     def encoding(self, value: Any) -> bytes:
         """pyasn1's DER encoding of ``value``, computed once for a kept part (never changed)."""

@@ -364,6 +364,12 @@ def _nodes(node: Any) -> Iterator[tuple[type, list[str], str, str, type, Any]]:
         yield from _nodes(child)
 
 
+def _all_nodes(node: Any) -> Iterator[Any]:
+    yield node
+    for child in node.children.values():
+        yield from _all_nodes(child)
+
+
 def _assert_same_document(der: bytes) -> None:
     """Loaded and then validated (decoded values added), our document is pkilint's."""
     fresh, ours = _load(der), lint._load(der).root
@@ -371,7 +377,8 @@ def _assert_same_document(der: bytes) -> None:
     assert _differences(ours.pdu, fresh.pdu) is None
     assert _flat(lint._validate(ours)) == _flat(lint._rfc5280_validator().validate(fresh))
     assert list(_nodes(ours)) == list(_nodes(fresh))
-    assert _differences(ours.pdu, fresh.pdu) is None
+    for mine, theirs in zip(_all_nodes(ours), _all_nodes(fresh), strict=True):
+        assert _differences(mine.pdu, theirs.pdu) is None, mine.path  # decoded values too
     assert ours.document is not fresh.document and ours.document.substrate == der
 
 
