@@ -37,7 +37,12 @@ from ca.tables import (
 )
 from pki import profile
 from pki.clock import Clock
-from pki.lint import blocks_issuance, lint_certificate, sign_with_throwaway
+from pki.lint import (
+    blocks_issuance,
+    lint_certificate,
+    sign_with_throwaway,
+    throwaway_certificate,
+)
 from pki.profile import CertificateProfile, CertKind, Endpoints
 
 ROOT_YEARS = 20
@@ -223,8 +228,8 @@ class CertificateAuthority:
               card_id: str | None = None, partition: str | None = None) -> _Linted:
         """The intended certificate signed with a throwaway key and linted; refused on any
         finding at ERROR or above."""
-        trial = x509.load_der_x509_certificate(sign_with_throwaway(builder))
-        findings = lint_certificate(_der(trial), lint_as)
+        trial = throwaway_certificate(builder)
+        findings = lint_certificate(_der(trial), lint_as, parsed=trial)
         if blocks_issuance(findings):
             raise IssuanceRefused("the certificate fails its lint: "
                                   + "; ".join(str(f) for f in findings if f.blocks_issuance),

@@ -502,8 +502,8 @@ class _Cert(NamedTuple):
     extensions: dict[type, x509.Extension[Any]]
 
     @classmethod
-    def parse(cls, der: bytes) -> _Cert:
-        cert = x509.load_der_x509_certificate(der)
+    def parse(cls, der: bytes, parsed: x509.Certificate | None = None) -> _Cert:
+        cert = x509.load_der_x509_certificate(der) if parsed is None else parsed
         by_type: dict[type, x509.Extension[Any]] = {}
         for ext in cert.extensions:  # DuplicateExtension for a repeated OID
             by_type.setdefault(type(ext.value), ext)
@@ -582,9 +582,10 @@ def _check_eku(c: _Cert, kind: CertificateProfile) -> Iterable[str]:
 _UNREADABLE = (ValueError, x509.DuplicateExtension, x509.UnsupportedGeneralNameType)
 
 
-def _jpki(der: bytes, kind: CertificateProfile) -> list[Finding]:
+def _jpki(der: bytes, kind: CertificateProfile,
+          parsed: x509.Certificate | None = None) -> list[Finding]:
     try:
-        cert = _Cert.parse(der)
+        cert = _Cert.parse(der, parsed)
         checks: list[Callable[[_Cert, CertificateProfile], Iterable[str]]] = [
             _check_basics, _check_key_usage, _check_eku,
         ]
@@ -596,11 +597,13 @@ def _jpki(der: bytes, kind: CertificateProfile) -> list[Finding]:
     return [Finding(Severity.ERROR, code, f"not the JPKI {kind.value} profile") for code in codes]
 
 
-def lint_certificate(der: bytes, kind: CertificateProfile) -> list[Finding]:
-    """All findings on a DER certificate intended as ``kind``, most severe first."""
+def lint_certificate(der: bytes, kind: CertificateProfile, *,
+                     parsed: x509.Certificate | None = None) -> list[Finding]:
+    """All findings on a DER certificate intended as ``kind``, most severe first (``parsed``:
+    the same certificate already parsed by ``cryptography``, not parsed again)."""
     findings = _pkilint(der)
     if not any(f.severity is Severity.FATAL for f in findings):
-        findings += _jpki(der, kind)
+        findings += _jpki(der, kind, parsed)
     return sorted(findings, key=lambda f: f.severity)
 
 
@@ -618,11 +621,15 @@ def _throwaway_key() -> rsa.RSAPrivateKey:
     return rsa.generate_private_key(public_exponent=65537, key_size=THROWAWAY_KEY_BITS)
 
 
-def sign_with_throwaway(builder: x509.CertificateBuilder) -> bytes:
-    """DER of the intended certificate signed with a per-process throwaway RSA key.
+def throwaway_certificate(builder: x509.CertificateBuilder) -> x509.Certificate:
+    """The intended certificate signed with a per-process throwaway RSA key.
 
     Every field but the signature value is what the real signature will cover, so linting this
     lints the certificate about to be issued.
     """
-    cert = builder.sign(_throwaway_key(), hashes.SHA256())
-    return cert.public_bytes(serialization.Encoding.DER)
+    return builder.sign(_throwaway_key(), hashes.SHA256())
+
+
+def sign_with_throwaway(builder: x509.CertificateBuilder) -> bytes:
+    """DER of ``throwaway_certificate(builder)``."""
+    return throwaway_certificate(builder).public_bytes(serialization.Encoding.DER)
