@@ -29,7 +29,6 @@ from __future__ import annotations
 from typing import Any
 
 from pyasn1.codec.der.encoder import encode
-from pyasn1.error import PyAsn1Error
 from pyasn1.type.univ import SequenceOf
 from pyasn1_alt_modules import rfc5280
 from pyasn1_fasder import decode_der
@@ -70,6 +69,8 @@ def _element(der: bytes, pos: int, end: int) -> Element:
     if pos + 2 > end:
         raise _NotExpected
     tag, first, start = der[pos], der[pos + 1], pos + 2
+    if tag & 0x1F == 0x1F:  # a tag number in more bytes: not split here
+        raise _NotExpected
     if first < 0x80:
         length = first
     else:
@@ -114,7 +115,7 @@ class CertificateDecoder:
         """The certificate's pyasn1 value, or ``None`` where pkilint's loader must decode."""
         try:
             return self._certificate(der)
-        except (_NotExpected, PyAsn1Error, ValueError):
+        except Exception:  # _NotExpected, pyasn1's errors: pkilint's loader decides
             return None
 
     def _certificate(self, der: bytes) -> Any:
@@ -207,7 +208,7 @@ class CertificateDecoder:
                 value.setComponentByPosition(
                     i, self._part(schema.componentType, substrate[begin:stop]), **_FILL)
             return value
-        except (_NotExpected, PyAsn1Error, ValueError):
+        except Exception:  # _NotExpected, pyasn1's errors: pkilint's decoding decides
             return None
 
     def encoding(self, value: Any) -> bytes:

@@ -28,7 +28,7 @@ from pyasn1.type import base
 from pyasn1_alt_modules import rfc5280
 from pyasn1_fasder import decode_der
 
-from pki import lint
+from pki import lint, lint_decoding
 from pki.basic_four import BasicFour, Sex
 from pki.eras import PartialDate
 from pki.lint import Severity, lint_certificate
@@ -586,3 +586,17 @@ def test_extension_plans_leave_out_the_validators_of_other_extensions(
                 assert lint._may_match_extension(validator, node) is (
                     validator._type_oid == oid)
     assert len({lint._plan_key(node) for node in extensions}) == len(extensions)
+
+
+def test_the_split_leaves_multi_byte_tags_and_odd_lengths_to_pkilint() -> None:
+    general_names = rfc5280.GeneralNames()
+    decoder = lint_decoding.CertificateDecoder(16)
+    uri = b"\x86\x0ahttp://a.b"
+    assert decoder.sequence_of(general_names, b"\x30\x0c" + uri) is not None
+    for odd in (b"\x30\x06\xbf\x1f\x03\x00\x01\x00",  # a tag number in two bytes
+                b"\x30\x81\x0c" + uri,  # a length DER writes in one byte
+                b"\x30\x0d" + uri + b"\x00",  # trailing byte inside
+                b"\x30\x0c" + uri + b"\x00",  # trailing byte after
+                b"\x30\x00"):  # no item
+        assert decoder.sequence_of(general_names, odd) is None, odd.hex()
+    assert decoder.sequence_of(rfc5280.Name(), b"\x30\x00") is None  # not a SEQUENCE OF
