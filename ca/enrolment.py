@@ -106,23 +106,6 @@ def authentication_request(ca: CertificateAuthority, holder: Holder, *, card_id:
         resident_code=holder.resident_code, card_id=card_id, partition=partition)
 
 
-def issue_signing(ca: CertificateAuthority, holder: Holder, *, card_id: str,
-                  key: rsa.RSAPublicKey, issued_at: datetime,
-                  rule: ValidityRule = ValidityRule.THREE_YEARS) -> Issued:
-    """Issue a signing certificate (renewal, re-issue); see ``signing_request``."""
-    return ca.issue_together([signing_request(ca, holder, card_id=card_id, key=key,
-                                              issued_at=issued_at, rule=rule)])[0]
-
-
-def issue_authentication(ca: CertificateAuthority, holder: Holder, *, card_id: str,
-                         key: rsa.RSAPublicKey, issued_at: datetime,
-                         rule: ValidityRule = ValidityRule.THREE_YEARS) -> Issued:
-    """Issue an authentication certificate (renewal, re-issue); see
-    ``authentication_request``."""
-    return ca.issue_together([authentication_request(ca, holder, card_id=card_id, key=key,
-                                                     issued_at=issued_at, rule=rule)])[0]
-
-
 def issue_pair(ca: CertificateAuthority, holder: Holder, *, card_id: str,
                signing_key: rsa.RSAPublicKey | None, auth_key: rsa.RSAPublicKey,
                issued_at: datetime, rule: ValidityRule = ValidityRule.THREE_YEARS
