@@ -1,4 +1,5 @@
-"""The faster pkilint walk (``pki.lint._validate``) finds exactly what pkilint itself finds.
+"""The faster pkilint walk (``pki.lint._validate``) finds exactly what pkilint itself finds, on
+the document the faster decoding (``pki.lint_decoding``) builds as pkilint's loader would.
 
 Every certificate is checked against pkilint's own ``ValidatorContainer.validate`` on a fresh
 decoding: the profile's certificates (signing, authentication, OCSP responder, roots, links,
