@@ -167,10 +167,11 @@ class _Walker:
     def walk(self, node: Any, results: list[Any]) -> None:
         """``ValidatorContainer._validate_rec``: this node's validators, then its children."""
         pdu = node.pdu
-        plan = self._plans.get((type(pdu), node.path) if type(pdu) is not rfc5280.Extension
-                               else _plan_key(node))
+        key = ((type(pdu), node.path) if type(pdu) is not rfc5280.Extension
+               else _extension_plan_key(node))
+        plan = self._plans.get(key)
         if plan is None:
-            plan = self._plan(node)
+            plan = self._plan(node, key)
         for validator, walker, check in plan:
             if check and not validator.match(node):
                 continue
@@ -202,11 +203,11 @@ class _Walker:
             return
         results.append(validation.ValidationResult(self.container, node, [found]))
 
-    def _plan(self, node: Any) -> tuple[_Step, ...]:
-        """The steps for a node of this PDU type and path, computed and cached."""
+    def _plan(self, node: Any, key: tuple[Any, ...]) -> tuple[_Step, ...]:
+        """The steps for a node of this plan key, computed and cached."""
         if len(self._plans) >= _PLAN_LIMIT:
             self._plans.clear()
-        plan = self._plans[_plan_key(node)] = tuple(self._steps(node))
+        plan = self._plans[key] = tuple(self._steps(node))
         return plan
 
     def _steps(self, node: Any) -> Iterable[_Step]:
@@ -249,12 +250,10 @@ def _static_match(validator: Any, node: Any) -> tuple[bool, bool]:
 # of one extension type (``ExtensionCriticalityValidator`` and ``TypeMatchingValidator`` on
 # ``extnID``) then leave the plans of other extensions, rather than being asked at each.
 
-def _plan_key(node: Any) -> tuple[Any, ...]:
-    pdu = node.pdu
-    if type(pdu) is rfc5280.Extension:
-        extn_id = node.children.get("extnID")
-        return type(pdu), node.path, None if extn_id is None else extn_id.pdu
-    return type(pdu), node.path
+def _extension_plan_key(node: Any) -> tuple[Any, ...]:
+    """The plan key of an extension's node: (PDU type, path, extnID)."""
+    extn_id = node.children.get("extnID")
+    return type(node.pdu), node.path, None if extn_id is None else extn_id.pdu
 
 
 def _may_match_extension(validator: Any, node: Any) -> bool:

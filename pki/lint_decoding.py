@@ -43,9 +43,7 @@ _TBS = _CERTIFICATE.componentType.getTypeByPosition(0)
 _TBS_TYPES = _TBS.componentType
 _NAME = _TBS_TYPES.getTypeByPosition(3)
 _RDN_SEQUENCE = _NAME.componentType.getTypeByPosition(0)
-_RDN = _RDN_SEQUENCE.componentType
 _EXTENSIONS = _TBS_TYPES.getTypeByPosition(9)
-_EXTENSION = _EXTENSIONS.componentType
 
 # TBSCertificate: the tag and the schema position of each element expected, in order
 # (version, serialNumber, signature, issuer, validity, subject, subjectPublicKeyInfo,
@@ -154,26 +152,25 @@ class CertificateDecoder:
         return value
 
     def _name(self, der: bytes, start: int, end: int) -> Any:
-        rdns = _elements(der, start, end)
-        if not rdns or any(tag != _SET for tag, *_ in rdns):
-            raise _NotExpected
-        sequence = _RDN_SEQUENCE.clone()
-        sequence.clear()
-        for i, (_, begin, _, stop) in enumerate(rdns):
-            sequence.setComponentByPosition(i, self._part(_RDN, der[begin:stop]), **_FILL)
         name = _NAME.clone()
-        name.setComponentByPosition(0, sequence, **_FILL)
+        name.setComponentByPosition(0, self._items(_RDN_SEQUENCE, der, start, end, _SET),
+                                    **_FILL)
         return name
 
     def _extensions(self, der: bytes, start: int, end: int) -> Any:
         (_, _, inner, stop), = _tagged(_elements(der, start, end), (_SEQUENCE,))
-        extensions = _elements(der, inner, stop)
-        if not extensions or any(tag != _SEQUENCE for tag, *_ in extensions):
+        return self._items(_EXTENSIONS, der, inner, stop, _SEQUENCE)
+
+    def _items(self, schema: Any, der: bytes, start: int, end: int, tag: int | None) -> Any:
+        """The SEQUENCE OF ``schema`` whose items fill ``der[start:end]`` (each of ``tag``,
+        unless None), each item's kept decoding; ``_NotExpected`` for no item."""
+        items = _elements(der, start, end)
+        if not items or (tag is not None and any(t != tag for t, *_ in items)):
             raise _NotExpected
-        value = _EXTENSIONS.clone()
+        value = schema.clone()
         value.clear()
-        for i, (_, begin, _, end_of) in enumerate(extensions):
-            value.setComponentByPosition(i, self._part(_EXTENSION, der[begin:end_of]),
+        for i, (_, begin, _, stop) in enumerate(items):
+            value.setComponentByPosition(i, self._part(schema.componentType, der[begin:stop]),
                                          **_FILL)
         return value
 
@@ -199,15 +196,9 @@ class CertificateDecoder:
             return None
         try:
             tag, _, start, end = _element(substrate, 0, len(substrate))
-            items = _elements(substrate, start, end)
-            if tag != _SEQUENCE or end != len(substrate) or not items:
+            if tag != _SEQUENCE or end != len(substrate):
                 return None
-            value = schema.clone()
-            value.clear()
-            for i, (_, begin, _, stop) in enumerate(items):
-                value.setComponentByPosition(
-                    i, self._part(schema.componentType, substrate[begin:stop]), **_FILL)
-            return value
+            return self._items(schema, substrate, start, end, None)
         except Exception:  # _NotExpected, pyasn1's errors: pkilint's decoding decides
             return None
 

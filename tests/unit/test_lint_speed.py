@@ -586,7 +586,7 @@ def test_extension_plans_leave_out_the_validators_of_other_extensions(
             if isinstance(validator, extension.ExtensionCriticalityValidator):
                 assert lint._may_match_extension(validator, node) is (
                     validator._type_oid == oid)
-    assert len({lint._plan_key(node) for node in extensions}) == len(extensions)
+    assert len({lint._extension_plan_key(node) for node in extensions}) == len(extensions)
 
 
 def test_the_split_leaves_multi_byte_tags_and_odd_lengths_to_pkilint() -> None:
