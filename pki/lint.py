@@ -8,7 +8,8 @@ from the JPKI profile checks in this module, which catch a builder that drifted 
 pkilint's validators all run on each certificate's own document, but faster than pkilint's own
 loader and walk would run them, with the same findings in the same order:
 
-- the document is decoded with the parts a CA repeats decoded once (``pki.lint_decoding``);
+- the document is decoded with the parts a CA repeats decoded once (``pki.lint_decoding``),
+  and the nodes of those parts are made from their remembered shape (``pki.lint_nodes``);
 - ``_Walker`` drives the validators rather than pkilint's ``ValidatorContainer``, without asking
   every validator at every node;
 - byte-identical sub-values are decoded once (see "decoded values, memoised"), and so are URI
@@ -39,6 +40,7 @@ from pki import oids
 from pki.basic_four import BasicFourError
 from pki.basic_four import decode as decode_basic_four
 from pki.lint_decoding import CertificateDecoder
+from pki.lint_nodes import NodeBuilder
 from pki.profile import LEAF_KEY_BITS, CertificateProfile, CertKind, ProfileError, kind_of_ca
 
 
@@ -347,7 +349,7 @@ class _MemoDecoder:
                 self._memo.put(pdu_type, substrate, child.pdu)
                 return child
             self._memo.put(pdu_type, substrate, value)
-        return document.create_and_append_node_from_pdu(value_node.document, value, value_node)
+        return _NODES.append(value_node.document, value, value_node, shared=True)
 
 
 # -- URI syntax verdicts, memoised ---------------------------------------------------------------
@@ -432,6 +434,7 @@ _PARTS_LIMIT = 4096  # decoded certificate parts kept by ``_DECODER``
 
 
 _DECODER = CertificateDecoder(_PARTS_LIMIT)
+_NODES = NodeBuilder(_DECODER.is_kept, _PARTS_LIMIT)  # the memoised values are shared too
 
 
 def _load(der: bytes) -> Any:
@@ -441,7 +444,7 @@ def _load(der: bytes) -> Any:
     if pdu is None:
         return loader.RFC5280CertificateDocumentLoader().load_der_document(der, "certificate")
     doc = certificate.RFC5280Certificate(None, der, "certificate", None)
-    doc.root = document.create_and_append_node_from_pdu(doc, pdu, None)
+    doc.root = _NODES.append(doc, pdu, None)
     return doc
 
 

@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import NameOID, ObjectIdentifier
 from pkilint import document, loader, validation
 from pkilint.pkix import extension, general_name
@@ -185,6 +185,12 @@ def _broken_builders(key: rsa.RSAPrivateKey) -> dict[str, x509.CertificateBuilde
             x509.UniformResourceIdentifier("bad..domain"),
             x509.UniformResourceIdentifier("no scheme")], excluded_subtrees=None),
             critical=True),
+        "ec_key_until_2051": x509.CertificateBuilder().issuer_name(CN).subject_name(CN)
+        .public_key(ec.generate_private_key(ec.SECP256R1()).public_key())
+        .serial_number(0x7F11223344556677)
+        .not_valid_before(datetime(2026, 1, 1, tzinfo=UTC))
+        .not_valid_after(datetime(2051, 1, 1, tzinfo=UTC))  # a GeneralizedTime
+        .add_extension(KU, critical=False),
         "ca_without_key_usage": _builder(key).add_extension(
             x509.BasicConstraints(ca=True, path_length=None), critical=False),
         "email_in_subject": _builder(key, subject=x509.Name([
@@ -229,9 +235,9 @@ GOOD = ("root", "auth_root", "new_with_old", "old_with_new", "signing", "authent
         "ocsp", "service")
 BROKEN = ("empty_subject_no_san", "key_usage_not_critical", "unknown_critical_extension",
           "garbage_crl_distribution_points", "garbage_key_usage", "bad_san_names", "uri_forms",
-          "ca_without_key_usage", "email_in_subject", "policy_qualifier_and_eku",
-          "negative_serial", "zero_serial", "not_before_after_not_after", "duplicate_key_usage",
-          "signature_algorithm_mismatch")
+          "ec_key_until_2051", "ca_without_key_usage", "email_in_subject",
+          "policy_qualifier_and_eku", "negative_serial", "zero_serial",
+          "not_before_after_not_after", "duplicate_key_usage", "signature_algorithm_mismatch")
 
 
 @pytest.mark.parametrize("name", GOOD)
@@ -272,6 +278,7 @@ EXPECTED = {
     "garbage_key_usage": "itu.invalid_asn1_syntax",
     "bad_san_names": "pkix.invalid_domain_name_syntax",
     "uri_forms": "pkix.ldap_uri_not_validated",
+    "ec_key_until_2051": "pkix.key_usage_extension_not_critical",
     "ca_without_key_usage": "pkix.ca_certificate_no_ku_extension",
     "email_in_subject": "pkix.subject_email_address_not_in_san",
     "policy_qualifier_and_eku": "pkix.extended_key_usage_extension_with_timestamping_not_critical",
@@ -335,9 +342,9 @@ def _all_validators(container: Any) -> Iterator[Any]:
 
 FAST_BROKEN = ("key_usage_not_critical", "unknown_critical_extension",
                "garbage_crl_distribution_points", "garbage_key_usage", "bad_san_names",
-               "uri_forms", "ca_without_key_usage", "email_in_subject", "policy_qualifier_and_eku",
-               "negative_serial", "not_before_after_not_after", "duplicate_key_usage",
-               "signature_algorithm_mismatch")
+               "uri_forms", "ec_key_until_2051", "ca_without_key_usage", "email_in_subject",
+               "policy_qualifier_and_eku", "negative_serial", "not_before_after_not_after",
+               "duplicate_key_usage", "signature_algorithm_mismatch")
 
 
 def _differences(a: Any, b: Any, path: str = "") -> str | None:
@@ -380,6 +387,8 @@ def _assert_same_document(der: bytes) -> None:
     assert list(_nodes(ours)) == list(_nodes(fresh))
     for mine, theirs in zip(_all_nodes(ours), _all_nodes(fresh), strict=True):
         assert _differences(mine.pdu, theirs.pdu) is None, mine.path  # decoded values too
+        assert mine.document is ours.document
+        assert all(child.parent is mine for child in mine.children.values())
     assert ours.document is not fresh.document and ours.document.substrate == der
 
 
