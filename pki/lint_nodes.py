@@ -71,25 +71,33 @@ class NodeBuilder:
         return node
 
     def _fill(self, node: PDUNode, value: Any, shared: bool) -> None:
-        """``node``'s subtree, from a template if ``value`` is shared."""
-        if shared or self._shared(value):
-            self._from_template(node, self._template(value))
+        """``node``'s subtree: from the template of a shared value seen before, else read from
+        the values (and a shared value's template recorded on the way)."""
+        if not (shared or self._shared(value)):
+            self._read(node, value, -1, None)
             return
-        doc, children, path = node.document, node.children, node.path
-        for name, component in child_values(value):
-            child = children[name] = _node(doc, name, component, node, f"{path}.{name}")
-            self._fill(child, component, False)
-
-    def _template(self, value: Any) -> _Template:
         found = self._templates.get(id(value))
         if found is not None and found[0] is value:
-            return found[1]
+            self._from_template(node, found[1])
+            return
         template: _Template = []
-        _read(value, -1, template)
+        self._read(node, value, -1, template)
         if len(self._templates) >= self.limit:
             self._templates.clear()
         self._templates[id(value)] = (value, template)
-        return template
+
+    def _read(self, node: PDUNode, value: Any, at: int, template: _Template | None) -> None:
+        """``node``'s subtree read from ``value`` as ``PDUNode`` reads it. With a ``template``,
+        each descendant is added to it (``at``: the index there of ``node``, -1 for the top);
+        without, each child goes through ``_fill`` (it may be shared)."""
+        doc, children, path = node.document, node.children, node.path
+        for name, component in child_values(value):
+            child = children[name] = _node(doc, name, component, node, f"{path}.{name}")
+            if template is None:
+                self._fill(child, component, False)
+            else:
+                template.append((at, name, component))
+                self._read(child, component, len(template) - 1, template)
 
     @staticmethod
     def _from_template(top: PDUNode, template: _Template) -> None:
@@ -100,10 +108,3 @@ class NodeBuilder:
             node = _node(doc, name, value, parent, f"{parent.path}.{name}")
             parent.children[name] = node
             nodes.append(node)
-
-
-def _read(value: Any, at: int, template: _Template) -> None:
-    """Add the subtree below ``value`` (whose node is ``template[at]``) in document order."""
-    for name, component in child_values(value):
-        template.append((at, name, component))
-        _read(component, len(template) - 1, template)
