@@ -22,17 +22,17 @@ from datetime import datetime, timedelta
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.hazmat.primitives.serialization import Encoding
-from sqlalchemy import Row, bindparam, insert, select
+from sqlalchemy import Row, bindparam, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from ca.errors import CaConflict, CaNotFound, IssuanceRefused
+from ca.issuance_writes import IssuanceWrites
 from ca.keystore import KeyStore
 from ca.tables import (
     Base,
     CaGeneration,
     CaLinkCertificate,
-    IntendedCertificate,
     IssuedCertificate,
 )
 from pki import profile
@@ -90,6 +90,7 @@ class CertificateAuthority:
         self.base_url = base_url.rstrip("/")
         self.ocsp_url = ocsp_url or f"{self.base_url}/ocsp"  # the responder certificates name
         self._generations = _GenerationCache()
+        self._writes = IssuanceWrites(sessions)  # the two writes of every issuance
         # per kind, the newest generation as last seen by an issuance: only a first guess
         self._last_current: dict[CertKind, Generation] = {}
 
@@ -261,32 +262,36 @@ class CertificateAuthority:
                 raise IssuanceRefused("the signed certificate differs from the linted one")
             certs.append(cert)
         issued_at = self._clock.now()
-        with self._sessions() as session, session.begin():
-            session.execute(_INSERT_ISSUED, [
-                {**one.row, "not_before": cert.not_valid_before_utc,
-                 "not_after": cert.not_valid_after_utc, "certificate": _der(cert),
-                 "issued_at": issued_at}
-                for one, cert in zip(linted, certs, strict=True)])
+        self._writes.store_issued([
+            {**one.row, "not_before": cert.not_valid_before_utc,
+             "not_after": cert.not_valid_after_utc, "certificate": _der(cert),
+             "issued_at": issued_at}
+            for one, cert in zip(linted, certs, strict=True)])
         return certs
 
     def _record_intended(self, linted: Sequence[_Linted], current_of: set[CertKind],
                          rows: list[dict[str, object]]) -> None:
         """The intended certificates' rows, committed together; in the same transaction, the
-        check that the issuers of each kind in ``current_of`` are still its newest generation."""
-        with self._sessions() as session, session.begin():
-            if current_of:
-                newest: dict[str, str] = dict(session.execute(_NEWEST_KEY_IDS).all())
-                for kind in current_of:
-                    if kind.value not in newest:
-                        raise CaNotFound(f"the {kind.value} CA has no key any more")
-                for one in linted:
-                    kind = one.issuer.kind
-                    if kind in current_of and newest[kind.value] != one.issuer.key_id:
-                        row = session.execute(_NEWEST_OF_KIND, {"kind": kind.value}).one()
-                        current = self._last_current[kind] = self._generations.get(row)
-                        raise _NotCurrent(current)
-                    self._last_current[kind] = one.issuer
-            session.execute(_INSERT_INTENDED, rows)
+        check that the issuers of each kind in ``current_of`` are still its newest generation
+        (``_NotCurrent``, nothing recorded, if not)."""
+        expected = {one.issuer.kind.value: one.issuer.key_id
+                    for one in linted if one.issuer.kind in current_of}
+        newest = self._writes.record_intended(rows, expected)
+        if newest is None:
+            for one in linted:
+                if one.issuer.kind in current_of:
+                    self._last_current[one.issuer.kind] = one.issuer
+            return
+        for kind in current_of:
+            if kind.value not in newest:
+                raise CaNotFound(f"the {kind.value} CA has no key any more")
+        for one in linted:
+            kind = one.issuer.kind
+            if kind in current_of and newest[kind.value] != one.issuer.key_id:
+                with self._sessions() as session:
+                    row = session.execute(_NEWEST_OF_KIND, {"kind": kind.value}).one()
+                current = self._last_current[kind] = self._generations.get(row)
+                raise _NotCurrent(current)
 
     def service_certificate(self, public_key: rsa.RSAPublicKey, *,
                             min_remaining: timedelta = timedelta(days=1)) -> x509.Certificate:
@@ -381,13 +386,7 @@ _ALL_OF_KIND = _GENERATION_COLUMNS.where(_GENERATIONS.kind == bindparam("kind"))
     _GENERATIONS.generation)
 _NEWEST_OF_KIND = _GENERATION_COLUMNS.where(_GENERATIONS.kind == bindparam("kind")).order_by(
     _GENERATIONS.generation.desc()).limit(1)
-_NEWER = Base.metadata.tables[CaGeneration.__tablename__].alias("newer")
-_NEWEST_KEY_IDS = select(_GENERATIONS.kind, _GENERATIONS.key_id).where(
-    ~select(_NEWER.c.generation).where(_NEWER.c.kind == _GENERATIONS.kind,
-                                      _NEWER.c.generation > _GENERATIONS.generation).exists())
 _BY_KEY_ID = _GENERATION_COLUMNS.where(_GENERATIONS.key_id == bindparam("key_id"))
-_INSERT_INTENDED = insert(Base.metadata.tables[IntendedCertificate.__tablename__])
-_INSERT_ISSUED = insert(Base.metadata.tables[IssuedCertificate.__tablename__])
 _GenerationRow = tuple[str, int, str, str, bytes]  # the columns of _GENERATION_COLUMNS
 
 
