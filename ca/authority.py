@@ -4,8 +4,8 @@ Two independent CAs, signing (``sign``) and user authentication (``auth``), each
 self-signed RSA-2048 roots (generations) sharing one DN. A rollover creates the next generation
 and its two link certificates (RFC 4210 NewWithOld / OldWithNew).
 
-Issuance, for every certificate: the intended certificate is built, signed with a throwaway key
-and linted (pkilint + the JPKI profile checks); any ERROR or FATAL finding refuses it. Then its
+Issuance, for every certificate: the intended certificate is built, given a throwaway
+placeholder signature (``pki.lint``) and linted (pkilint + the JPKI profile checks); any ERROR or FATAL finding refuses it. Then its
 random serial and TBS are stored (committed) *before* the real signature, so a serial is never
 reused whatever happens next; then the CA key signs the very same TBS and the certificate goes
 into the append-only issued store. Certificates issued together (``issue_together``: a card's
@@ -227,8 +227,8 @@ class CertificateAuthority:
     def _lint(self, builder: x509.CertificateBuilder, lint_as: CertificateProfile,
               issuer: Generation, *, kind: str, resident_code: str | None = None,
               card_id: str | None = None, partition: str | None = None) -> _Linted:
-        """The intended certificate signed with a throwaway key and linted; refused on any
-        finding at ERROR or above."""
+        """The intended certificate with a throwaway signature, linted; refused on any finding
+        at ERROR or above."""
         trial = throwaway_certificate(builder)
         findings = lint_certificate(_der(trial), lint_as, parsed=trial)
         if blocks_issuance(findings):
@@ -361,7 +361,7 @@ class _Linted:
 
     issuer: Generation
     builder: x509.CertificateBuilder
-    trial: x509.Certificate  # signed with the throwaway key: its TBS is the one to sign
+    trial: x509.Certificate  # with the throwaway signature: its TBS is the one to sign
     row: dict[str, object]
 
 

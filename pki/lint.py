@@ -31,6 +31,8 @@ from typing import Any, NamedTuple
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.hazmat.primitives.asymmetric.padding import AsymmetricPadding
+from cryptography.hazmat.primitives.asymmetric.utils import NoDigestInfo, Prehashed
 from pkilint import document, loader, validation
 from pkilint.pkix import certificate, extension, general_name, name
 from pkilint.pkix.certificate import certificate_extension
@@ -611,25 +613,58 @@ def lint_certificate(der: bytes, kind: CertificateProfile, *,
 
 # -- the throwaway signature ---------------------------------------------------------------------
 
-# The throwaway signature is never verified nor kept: only the TBS it covers matters, and that is
-# the same whatever the key size (the algorithm stays sha256WithRSAEncryption). RSA-1024 signs in
-# about a fifth of RSA-2048's time; pkilint's RFC 5280 validators do not look at the signature
-# value, so the findings are those of the really signed certificate (tests/unit/test_lint_speed.py).
-THROWAWAY_KEY_BITS = 1024
+# The throwaway signature is never verified nor kept: only the TBS it covers matters, and pkilint's
+# RFC 5280 validators do not look at the signature value, so the findings are those of the really
+# signed certificate (tests/unit/test_lint_speed.py). So no key signs it: ``cryptography`` takes
+# any ``RSAPrivateKey`` (the PKCS#11 key store's signer is one too), and ``_Placeholder`` gives
+# zeros as long as a CA's RSA-2048 signature. The builder encodes the very certificate that the
+# CA key will sign, sha256WithRSAEncryption included, in a tenth of the time of an RSA-1024
+# signature.
+PLACEHOLDER_SIGNATURE_BYTES = 256
 
 
-@functools.cache
-def _throwaway_key() -> rsa.RSAPrivateKey:
-    return rsa.generate_private_key(public_exponent=65537, key_size=THROWAWAY_KEY_BITS)
+class _Placeholder(rsa.RSAPrivateKey):
+    """A throwaway "key" that signs nothing: its signature value is all zeros."""
+
+    def sign(self, data: bytes, padding: AsymmetricPadding,
+             algorithm: Prehashed | hashes.HashAlgorithm | NoDigestInfo) -> bytes:
+        return bytes(PLACEHOLDER_SIGNATURE_BYTES)
+
+    @property
+    def key_size(self) -> int:
+        return PLACEHOLDER_SIGNATURE_BYTES * 8
+
+    def public_key(self) -> rsa.RSAPublicKey:
+        raise TypeError("a placeholder signer has no key")
+
+    def decrypt(self, ciphertext: bytes, padding: AsymmetricPadding) -> bytes:
+        raise TypeError("a placeholder signer has no key")
+
+    def private_numbers(self) -> rsa.RSAPrivateNumbers:
+        raise TypeError("a placeholder signer has no key")
+
+    def private_bytes(self, encoding: serialization.Encoding,
+                      format: serialization.PrivateFormat,
+                      encryption_algorithm: serialization.KeySerializationEncryption) -> bytes:
+        raise TypeError("a placeholder signer has no key")
+
+    def __copy__(self) -> _Placeholder:
+        return self
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> _Placeholder:
+        return self
+
+
+_PLACEHOLDER = _Placeholder()
 
 
 def throwaway_certificate(builder: x509.CertificateBuilder) -> x509.Certificate:
-    """The intended certificate signed with a per-process throwaway RSA key.
+    """The intended certificate with a placeholder signature value (all zeros).
 
     Every field but the signature value is what the real signature will cover, so linting this
     lints the certificate about to be issued.
     """
-    return builder.sign(_throwaway_key(), hashes.SHA256())
+    return builder.sign(_PLACEHOLDER, hashes.SHA256())
 
 
 def sign_with_throwaway(builder: x509.CertificateBuilder) -> bytes:

@@ -260,6 +260,15 @@ def test_the_throwaway_signature_gets_the_findings_of_the_real_one(
     assert lint_certificate(throwaway, kind) == lint_certificate(real, kind)
 
 
+def test_the_throwaway_signature_is_a_placeholder_no_key_makes() -> None:
+    cert = lint.throwaway_certificate(_builder(_new_key()))
+    assert cert.signature == bytes(256)
+    assert cert.signature_algorithm_oid == x509.oid.SignatureAlgorithmOID.RSA_WITH_SHA256
+    for reveal in (lint._PLACEHOLDER.public_key, lint._PLACEHOLDER.private_numbers):
+        with pytest.raises(TypeError, match="no key"):
+            reveal()
+
+
 @pytest.mark.parametrize("name", BROKEN)
 def test_broken_certificates_get_pkilints_own_findings(name: str,
                                                        broken: dict[str, bytes]) -> None:
