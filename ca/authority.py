@@ -5,11 +5,12 @@ self-signed RSA-2048 roots (generations) sharing one DN. A rollover creates the 
 and its two link certificates (RFC 4210 NewWithOld / OldWithNew).
 
 Issuance, for every certificate: the intended certificate is built, given a throwaway
-placeholder signature (``pki.lint``) and linted (pkilint + the JPKI profile checks); any ERROR or FATAL finding refuses it. Then its
-random serial and TBS are stored (committed) *before* the real signature, so a serial is never
-reused whatever happens next; then the CA key signs the very same TBS and the certificate goes
-into the append-only issued store. Certificates issued together (``issue_together``: a card's
-pair) take these steps as one: all linted, all intended rows in one transaction, all issued
+placeholder signature (``pki.lint``) and linted (pkilint + the JPKI profile checks); any ERROR or
+FATAL finding refuses it. Then its random serial and TBS are stored (committed) *before* the
+real signature, so a serial is never reused whatever happens next; then the CA key signs the
+very same TBS and the certificate goes into the append-only issued store. Certificates issued
+together (``issue_together``: a card's pair) take these steps as one: all linted, all intended
+rows in one transaction, all issued
 rows in another, so a failure leaves none of them issued.
 """
 
