@@ -10,8 +10,8 @@ FATAL finding refuses it. Then its random serial and TBS are stored (committed) 
 real signature, so a serial is never reused whatever happens next; then the CA key signs the
 very same TBS and the certificate goes into the append-only issued store. Certificates issued
 together (``issue_together``: a card's pair) take these steps as one: all linted, all intended
-rows in one transaction, all issued
-rows in another, so a failure leaves none of them issued.
+rows in one transaction, all issued rows in another, so a failure leaves none of them issued.
+The two transactions go straight to the database driver (``ca.issuance_writes``).
 """
 
 from __future__ import annotations
