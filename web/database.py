@@ -13,7 +13,8 @@ from sqlalchemy.orm import Session, SessionTransaction, sessionmaker
 
 # (package, version table) of each package that owns tables; migrated in this order.
 MIGRATED_PACKAGES = ("jukibridge", "ca", "revocation")
-SQLITE_LOCK_WAIT = 30.0  # seconds a transaction waits for SQLite's write lock
+# Seconds a write transaction waits for SQLite's write lock (ca.issuance_writes waits as long).
+SQLITE_LOCK_WAIT = 30.0
 WRITE_OPTION = "jpki_write"
 
 
