@@ -8,8 +8,8 @@ faster without it (BENCHMARKS.md). So these two transactions run on a pooled dri
 (``engine.raw_connection()``, as the OCSP responder's revocation check reads), with:
 
 - the INSERT statements compiled by SQLAlchemy for the engine's dialect, once, and every value
-  passed through its column type's bind processor, so the rows are exactly those SQLAlchemy
-  would write (SQLite's datetime text, say);
+  passed through the bind processor of its column type as that dialect implements it, so the
+  rows are exactly those SQLAlchemy would write (SQLite's datetime text, say);
 - on SQLite, the write lock taken when the transaction begins (``BEGIN IMMEDIATE``), waited
   for in short steps as ``web.database`` does for every write transaction; PostgreSQL begins
   the transaction at the first statement;
@@ -50,8 +50,8 @@ class _Insert:
         self.positional = bool(compiled.positional)
         order = list(compiled.positiontup or []) if self.positional else list(columns)
         self.keys = order
-        self.processors: list[Callable[[Any], Any] | None] = [
-            table.c[key].type.bind_processor(dialect) for key in order]
+        self.processors: list[Callable[[Any], Any] | None] = [  # the dialect's own types'
+            table.c[key].type.dialect_impl(dialect).bind_processor(dialect) for key in order]
 
     def parameters(self, rows: Sequence[Mapping[str, Any]]) -> list[Any]:
         out: list[Any] = []

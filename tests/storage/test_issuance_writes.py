@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -67,6 +67,20 @@ def test_rows_read_back_through_sqlalchemy_exactly_as_given(
         assert (row.serial, row.kind, row.resident_code, row.not_before, row.not_after,
                 row.certificate, row.issued_at) == (
             "7", "auth", None, now, now + timedelta(days=1095), b"\x30\x82" + bytes(1300), now)
+
+
+def test_the_stored_values_are_those_sqlalchemy_stores(
+        sessions: sessionmaker[Session], clock: FrozenClock) -> None:
+    """Byte for byte in the database (SQLite's datetime text, say), not only once read back."""
+    now = clock.now().astimezone(JST)
+    IssuanceWrites(sessions).record_intended([_intended(1, now)], {})
+    with sessions() as session, session.begin():
+        session.add(IntendedCertificate(**_intended(2, now)))
+    with sessions() as session:
+        stored = session.execute(text(
+            "SELECT issuer_key_id, kind, resident_code, card_id, partition, tbs_certificate, "
+            "created_at FROM ca_intended ORDER BY serial")).all()
+    assert len(stored) == 2 and tuple(stored[0]) == tuple(stored[1])
 
 
 def test_a_serial_taken_writes_nothing_of_its_transaction(
