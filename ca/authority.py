@@ -249,11 +249,8 @@ class CertificateAuthority:
         when the intended certificates are recorded (``_NotCurrent`` otherwise, nothing
         recorded); a serial already used gives ``_SerialTaken``, nothing recorded.
         """
-        now = self._clock.now()
         try:
-            self._record_intended(linted, set(current_of), [
-                {**one.row, "tbs_certificate": one.trial.tbs_certificate_bytes,
-                 "created_at": now} for one in linted])
+            self._record_intended(linted, set(current_of))
         except IntegrityError:
             raise _SerialTaken from None
         certs = []
@@ -270,11 +267,13 @@ class CertificateAuthority:
             for one, cert in zip(linted, certs, strict=True)])
         return certs
 
-    def _record_intended(self, linted: Sequence[_Linted], current_of: set[CertKind],
-                         rows: list[dict[str, object]]) -> None:
+    def _record_intended(self, linted: Sequence[_Linted], current_of: set[CertKind]) -> None:
         """The intended certificates' rows, committed together; in the same transaction, the
         check that the issuers of each kind in ``current_of`` are still its newest generation
         (``_NotCurrent``, nothing recorded, if not)."""
+        now = self._clock.now()
+        rows = [{**one.row, "tbs_certificate": one.trial.tbs_certificate_bytes, "created_at": now}
+                for one in linted]
         expected = {one.issuer.kind.value: one.issuer.key_id
                     for one in linted if one.issuer.kind in current_of}
         newest = self._writes.record_intended(rows, expected)

@@ -41,17 +41,18 @@ _NEWEST_KEY_IDS = (
 
 
 class _Insert:
-    """A many-row INSERT of ``columns`` into ``table`` for one dialect, with bind processors."""
+    """A many-row INSERT into ``table`` of every column but the generated primary key, for one
+    dialect, with the bind processors of that dialect's own column types."""
 
-    def __init__(self, table: Table, columns: Sequence[str], engine: Engine) -> None:
+    def __init__(self, table: Table, engine: Engine) -> None:
         dialect = engine.dialect
-        compiled = table.insert().compile(dialect=dialect, column_keys=list(columns))
+        columns = [column.key for column in table.c if not column.primary_key]
+        compiled = table.insert().compile(dialect=dialect, column_keys=columns)
         self.sql = compiled.string
         self.positional = bool(compiled.positional)
-        order = list(compiled.positiontup or []) if self.positional else list(columns)
-        self.keys = order
-        self.processors: list[Callable[[Any], Any] | None] = [  # the dialect's own types'
-            table.c[key].type.dialect_impl(dialect).bind_processor(dialect) for key in order]
+        self.keys = list(compiled.positiontup or []) if self.positional else columns
+        self.processors: list[Callable[[Any], Any] | None] = [
+            table.c[key].type.dialect_impl(dialect).bind_processor(dialect) for key in self.keys]
 
     def parameters(self, rows: Sequence[Mapping[str, Any]]) -> list[Any]:
         out: list[Any] = []
@@ -65,11 +66,6 @@ class _Insert:
 
 class IssuanceWrites:
     """The intended and issued certificates' transactions of ``CertificateAuthority``."""
-
-    INTENDED = ("issuer_key_id", "serial", "kind", "resident_code", "card_id", "partition",
-                "tbs_certificate", "created_at")
-    ISSUED = ("issuer_key_id", "serial", "kind", "resident_code", "card_id", "partition",
-              "not_before", "not_after", "certificate", "issued_at")
 
     def __init__(self, sessions: sessionmaker[Session]) -> None:
         self._sessions = sessions
@@ -108,8 +104,8 @@ class IssuanceWrites:
             tables = Base.metadata.tables
             self._bound = (
                 engine,
-                _Insert(tables[IntendedCertificate.__tablename__], self.INTENDED, engine),
-                _Insert(tables[IssuedCertificate.__tablename__], self.ISSUED, engine))
+                _Insert(tables[IntendedCertificate.__tablename__], engine),
+                _Insert(tables[IssuedCertificate.__tablename__], engine))
         return self._bound
 
 

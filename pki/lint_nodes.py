@@ -27,7 +27,7 @@ from pyasn1.type.univ import Choice, SequenceAndSetBase, SequenceOfAndSetOfBase
 _Template = list[tuple[int, str, Any]]
 
 
-def child_values(value: Any) -> list[tuple[str, Any]]:
+def _child_values(value: Any) -> list[tuple[str, Any]]:
     """The (name, value) of a node's children, as ``PDUNode`` reads them from its value."""
     if isinstance(value, Choice):
         return [(value.getName(), value.getComponent())]
@@ -91,7 +91,7 @@ class NodeBuilder:
         each descendant is added to it (``at``: the index there of ``node``, -1 for the top);
         without, each child goes through ``_fill`` (it may be shared)."""
         doc, children, path = node.document, node.children, node.path
-        for name, component in child_values(value):
+        for name, component in _child_values(value):
             child = children[name] = _node(doc, name, component, node, f"{path}.{name}")
             if template is None:
                 self._fill(child, component, False)
