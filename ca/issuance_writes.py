@@ -10,28 +10,24 @@ faster without it (BENCHMARKS.md). So these two transactions run on a pooled dri
 - the INSERT statements compiled by SQLAlchemy for the engine's dialect, once, and every value
   passed through the bind processor of its column type as that dialect implements it, so the
   rows are exactly those SQLAlchemy would write (SQLite's datetime text, say);
-- on SQLite, the write lock taken when the transaction begins (``BEGIN IMMEDIATE``), waited
-  for in short steps as ``web.database`` does for every write transaction; PostgreSQL begins
-  the transaction at the first statement;
-- a commit at the end, a rollback on any error (nothing half written), and the driver's
-  IntegrityError (a serial already taken) raised as SQLAlchemy's.
+- on SQLite, the write lock taken when the transaction begins, as for every write transaction
+  (``ca.sqlite_lock``); PostgreSQL begins the transaction at the first statement;
+- a commit at the end, a rollback on any error (nothing half written), and the driver's errors
+  raised as SQLAlchemy's (IntegrityError for a serial already taken), as a session raises them.
 """
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
 from typing import Any
 
 from sqlalchemy import Engine, Table
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
+from ca.sqlite_lock import begin_immediate
 from ca.tables import Base, CaGeneration, IntendedCertificate, IssuedCertificate
-
-LOCK_WAIT = 30.0  # seconds a write waits for SQLite's write lock (web.database waits as long)
-_LOCK_STEP = 0.0005
 
 _GENERATIONS = CaGeneration.__tablename__
 # The newest generation's key id of each kind.
@@ -118,14 +114,14 @@ class _NotNewest(Exception):
 @contextmanager
 def _transaction(engine: Engine) -> Iterator[Any]:
     """A cursor in a write transaction on a pooled driver connection: committed if the block
-    ends normally, rolled back otherwise; the driver's IntegrityError raised as SQLAlchemy's."""
+    ends normally, rolled back otherwise; the driver's errors raised as SQLAlchemy's."""
     dbapi = engine.dialect.loaded_dbapi
     connection = engine.raw_connection()
     try:
         cursor = connection.cursor()
         try:
             if engine.dialect.name == "sqlite":
-                _begin_immediate(cursor, dbapi)
+                begin_immediate(cursor.execute, dbapi.OperationalError)
             yield cursor
         finally:
             cursor.close()
@@ -133,21 +129,9 @@ def _transaction(engine: Engine) -> Iterator[Any]:
     except BaseException as exc:
         with suppress(Exception):  # a broken connection may fail to roll back too
             connection.rollback()
-        if isinstance(exc, dbapi.IntegrityError):
-            raise IntegrityError("INSERT", None, exc) from exc
+        if isinstance(exc, dbapi.Error):  # as SQLAlchemy raises it: IntegrityError, say
+            raise DBAPIError.instance(None, None, exc, dbapi.Error) from exc
         raise
     finally:
         connection.close()  # back to the pool
 
-
-def _begin_immediate(cursor: Any, dbapi: Any) -> None:
-    """Begin a transaction holding SQLite's write lock, waiting for it in short steps."""
-    deadline = time.monotonic() + LOCK_WAIT
-    while True:
-        try:
-            cursor.execute("BEGIN IMMEDIATE")
-            return
-        except dbapi.OperationalError as exc:
-            if "locked" not in str(exc) or time.monotonic() > deadline:
-                raise
-            time.sleep(_LOCK_STEP)

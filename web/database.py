@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from importlib import resources
 
 from alembic import command
@@ -11,10 +10,10 @@ from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, SessionTransaction, sessionmaker
 
+from ca.sqlite_lock import begin_immediate
+
 # (package, version table) of each package that owns tables; migrated in this order.
 MIGRATED_PACKAGES = ("jukibridge", "ca", "revocation")
-# Seconds a write transaction waits for SQLite's write lock (ca.issuance_writes waits as long).
-SQLITE_LOCK_WAIT = 30.0
 WRITE_OPTION = "jpki_write"
 
 
@@ -23,12 +22,8 @@ def make_engine(url: str) -> Engine:
     and write transactions that take the write lock when they begin)."""
     if url.startswith("sqlite"):
         # The driver's own transaction handling is off. A transaction begun explicitly
-        # (``session.begin()``: the code means to write) is BEGIN IMMEDIATE: one that read
-        # first and wrote later could otherwise fail at once with SQLITE_BUSY (no busy wait)
-        # when another connection committed in between. Reads (autobegin) stay deferred and
-        # never wait. The write lock is awaited here in short steps: SQLite's own busy handler
-        # backs off to 100 ms sleeps, which a busy counter turns into long tails for the tier
-        # workers.
+        # (``session.begin()``: the code means to write) takes the write lock when it begins
+        # (``ca.sqlite_lock``). Reads (autobegin) stay deferred and never wait.
         engine = create_engine(url, connect_args={"timeout": 0.005, "isolation_level": None})
 
         @event.listens_for(engine, "begin")
@@ -36,15 +31,7 @@ def make_engine(url: str) -> Engine:
             if not conn.get_execution_options().get(WRITE_OPTION):
                 conn.exec_driver_sql("BEGIN")
                 return
-            deadline = time.monotonic() + SQLITE_LOCK_WAIT
-            while True:
-                try:
-                    conn.exec_driver_sql("BEGIN IMMEDIATE")
-                    return
-                except OperationalError as exc:
-                    if "locked" not in str(exc) or time.monotonic() > deadline:
-                        raise
-                    time.sleep(0.0005)
+            begin_immediate(conn.exec_driver_sql, OperationalError)
 
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_conn: object, _record: object) -> None:

@@ -10,10 +10,10 @@ from typing import Any
 
 import pytest
 from sqlalchemy import select, text
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
-from ca import issuance_writes
+from ca import sqlite_lock
 from ca.authority import CertificateAuthority
 from ca.issuance_writes import IssuanceWrites
 from ca.keystore import FileKeyStore
@@ -138,8 +138,25 @@ def test_sqlite_write_lock_held_elsewhere_is_waited_for(
         if other.in_transaction:
             other.execute("COMMIT")
 
-    monkeypatch.setattr(issuance_writes.time, "sleep", sleep)
+    monkeypatch.setattr(sqlite_lock.time, "sleep", sleep)
     IssuanceWrites(sessions).record_intended([_intended(1, clock.now())], {})
     assert waits and [row[1] for row in _intended_rows(sessions)] == ["1"]
+    other.close()
+    engine.dispose()
+
+
+def test_a_write_lock_never_freed_fails_as_sqlalchemy_fails_and_writes_nothing(
+        tmp_path: Path, clock: FrozenClock, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = tmp_path / "locked.sqlite3"
+    engine = make_engine(f"sqlite:///{path}")
+    migrate(engine)
+    sessions = make_sessions(engine)
+    other = sqlite3.connect(path, isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")  # held for good
+    monkeypatch.setattr(sqlite_lock, "LOCK_WAIT", 0.0)  # no wait left after the first try
+    with pytest.raises(OperationalError, match="locked"):
+        IssuanceWrites(sessions).record_intended([_intended(1, clock.now())], {})
+    other.execute("ROLLBACK")
+    assert _intended_rows(sessions) == []
     other.close()
     engine.dispose()
